@@ -1,0 +1,33 @@
+//! The HTTP boundary's error type: client errors carry a message for the caller;
+//! internal ones become a generic 500 and are logged once, here.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            Error::NotFound(message) => (StatusCode::NOT_FOUND, message.clone()),
+            Error::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
+            Error::Sqlx(_) | Error::Internal(_) => {
+                tracing::error!("{self}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has the details".to_owned())
+            }
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}

@@ -1,0 +1,243 @@
+//! Loading CSV files into the store.
+//!
+//! A load parses and validates the file on a blocking thread, which sends chunks of
+//! prepared records to the async writer; parsing and writing overlap. The writer applies
+//! the whole load in one transaction, together with its rejected rows and its counts:
+//! a crash mid-load applies nothing, and the load can simply be run again.
+//!
+//! Rows are validated one by one. A bad row is rejected with its line, field and reason
+//! and the good rows are kept; only a file that cannot be read at all (no header, a
+//! required column missing) fails the load.
+
+pub mod worker;
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::csv_reader::{CsvFile, CsvRow};
+use crate::records::{
+    Agency, ColumnMap, LicenceEntry, ProcurementLine, Record, RecordKind, Supplier, WatchlistEntry, parse_row,
+};
+use crate::store::datasets::{self, LoadCounts, NewLoad};
+use crate::store::records::{self, PreparedRecord};
+use crate::store::{Backend, DatasetVersion, LoadStatus, RejectedRow, Store};
+
+/// The source records are loaded into when none is named.
+pub const DEFAULT_SOURCE: &str = "local";
+
+/// How many rows the parser hands to the writer at a time.
+const CHUNK_SIZE: usize = 2_000;
+
+/// A file to load.
+#[derive(Debug, Clone)]
+pub struct LoadRequest {
+    pub kind: RecordKind,
+    pub source: String,
+    /// The name used in messages and in the dataset's record (usually the path as given).
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The result of a load: the dataset version as recorded, and the rows it rejected.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub dataset: DatasetVersion,
+    pub rejected: Vec<RejectedRow>,
+}
+
+/// Why a file could not be loaded at all; the load is recorded as failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FileError {
+    pub message: String,
+}
+
+/// Records a new load and runs it in this process.
+pub async fn load_file(store: &Store, request: LoadRequest) -> anyhow::Result<LoadReport> {
+    let new_load =
+        NewLoad { kind: request.kind, source: &request.source, file_name: &request.file_name, file_path: None };
+    let dataset_id = store.create_load(&new_load, LoadStatus::Running).await.context("failed to record the load")?;
+    run_load(store, dataset_id, request).await
+}
+
+/// Runs a load already recorded as running: parses, validates and writes the file.
+/// A file that cannot be read is recorded as a failed load and returned as [`FileError`];
+/// so is a load the database refused, with nothing of it applied.
+pub async fn run_load(store: &Store, dataset_id: i64, request: LoadRequest) -> anyhow::Result<LoadReport> {
+    let rejected = match write_load(store, dataset_id, request).await {
+        Ok(rejected) => rejected,
+        Err(err) => {
+            store.fail_load(dataset_id, &format!("{err:#}")).await.context("failed to record the failed load")?;
+            return Err(err);
+        }
+    };
+    let dataset = store
+        .get_load(dataset_id)
+        .await?
+        .with_context(|| format!("load {dataset_id} vanished after it committed"))?;
+    Ok(LoadReport { dataset, rejected })
+}
+
+/// Parses the file on a blocking thread and writes what it yields in one transaction.
+async fn write_load(store: &Store, dataset_id: i64, request: LoadRequest) -> anyhow::Result<Vec<RejectedRow>> {
+    let file_sha256 = hex::encode(Sha256::digest(&request.bytes));
+    let (chunk_tx, mut chunk_rx) = mpsc::channel::<ParsedChunk>(4);
+    let kind = request.kind;
+    let file_name = request.file_name.clone();
+    let parser = tokio::task::spawn_blocking(move || parse_file(kind, file_name, request.bytes, chunk_tx));
+
+    let mut tx = match store.backend() {
+        // IMMEDIATE takes SQLite's write lock now, so that reading existing hashes and
+        // then writing cannot fail on a snapshot that another writer made stale.
+        Backend::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => store.pool().begin().await,
+    }
+    .context("failed to start the load's transaction")?;
+    let mut counts = LoadCounts::default();
+    let mut rejected = Vec::new();
+    while let Some(chunk) = chunk_rx.recv().await {
+        write_chunk(&mut tx, kind, &request.source, dataset_id, &chunk.records, &mut counts)
+            .await
+            .context("failed to write records")?;
+        counts.n_rows += (chunk.records.len() + chunk.n_rejected_rows) as i64;
+        counts.n_rejected += chunk.n_rejected_rows as i64;
+        rejected.extend(chunk.rejected);
+    }
+    let file_info = parser.await.context("the CSV parser stopped unexpectedly")??;
+    datasets::insert_rejected_rows(&mut tx, dataset_id, &rejected).await.context("failed to store rejected rows")?;
+    datasets::complete_load(&mut tx, dataset_id, &file_sha256, file_info.encoding, file_info.delimiter, &counts)
+        .await
+        .context("failed to complete the load")?;
+    tx.commit().await.context("failed to commit the load")?;
+    Ok(rejected)
+}
+
+/// Classifies a chunk's records as new, changed or unchanged, and writes the first two.
+async fn write_chunk(
+    conn: &mut sqlx::AnyConnection,
+    kind: RecordKind,
+    source: &str,
+    dataset_id: i64,
+    chunk: &[PreparedRecord],
+    counts: &mut LoadCounts,
+) -> sqlx::Result<()> {
+    let keys: Vec<&str> = chunk.iter().map(|record| record.key.as_str()).collect();
+    let existing = records::existing_hashes(conn, kind, source, &keys).await?;
+    let mut to_write = Vec::with_capacity(chunk.len());
+    for record in chunk {
+        match existing.get(&record.key) {
+            None => {
+                counts.n_inserted += 1;
+                to_write.push(record);
+            }
+            Some(hash) if *hash != record.content_hash => {
+                counts.n_updated += 1;
+                to_write.push(record);
+            }
+            Some(_) => counts.n_unchanged += 1,
+        }
+    }
+    records::upsert(conn, kind, source, dataset_id, &to_write).await
+}
+
+/// A batch of parsed rows on their way from the parser to the writer.
+#[derive(Default)]
+struct ParsedChunk {
+    records: Vec<PreparedRecord>,
+    /// One entry per bad field, so a row can have several.
+    rejected: Vec<RejectedRow>,
+    n_rejected_rows: usize,
+}
+
+/// What the parser learnt about the file as a whole.
+struct FileInfo {
+    encoding: &'static str,
+    delimiter: &'static str,
+}
+
+fn parse_file(
+    kind: RecordKind,
+    file_name: String,
+    bytes: Vec<u8>,
+    chunk_tx: mpsc::Sender<ParsedChunk>,
+) -> Result<FileInfo, FileError> {
+    match kind {
+        RecordKind::Watchlist => parse_records::<WatchlistEntry>(file_name, bytes, chunk_tx),
+        RecordKind::Suppliers => parse_records::<Supplier>(file_name, bytes, chunk_tx),
+        RecordKind::Agencies => parse_records::<Agency>(file_name, bytes, chunk_tx),
+        RecordKind::Procurements => parse_records::<ProcurementLine>(file_name, bytes, chunk_tx),
+        RecordKind::Licences => parse_records::<LicenceEntry>(file_name, bytes, chunk_tx),
+    }
+}
+
+fn parse_records<R: Record>(
+    file_name: String,
+    bytes: Vec<u8>,
+    chunk_tx: mpsc::Sender<ParsedChunk>,
+) -> Result<FileInfo, FileError> {
+    let file = CsvFile::from_bytes(file_name, bytes);
+    let (header, rows) = file.rows().map_err(|err| FileError { message: err.to_string() })?;
+    let columns = ColumnMap::new(R::KIND, &header).map_err(|missing| FileError {
+        message: format!(
+            "{}:1: the header lacks the required column{} {} (found: {}; expected for {}: {})",
+            file.name,
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", "),
+            header.join(", "),
+            R::KIND,
+            R::KIND.csv_columns().collect::<Vec<_>>().join(", "),
+        ),
+    })?;
+    let file_info = FileInfo { encoding: file.encoding.name(), delimiter: file.delimiter_name() };
+
+    // The first line each key was seen on: a repeated key is rejected, the first row kept.
+    let mut first_line_of_key: HashMap<String, u64> = HashMap::new();
+    let mut chunk = ParsedChunk::default();
+    for row in rows {
+        let parsed = row
+            .map_err(|err| vec![RejectedRow { line: err.line as i64, field: "row".to_owned(), reason: err.reason }])
+            .and_then(|row| prepare_row::<R>(&columns, &row, &mut first_line_of_key));
+        match parsed {
+            Ok(record) => chunk.records.push(record),
+            Err(errors) => {
+                chunk.n_rejected_rows += 1;
+                chunk.rejected.extend(errors);
+            }
+        }
+        if chunk.records.len() >= CHUNK_SIZE && chunk_tx.blocking_send(std::mem::take(&mut chunk)).is_err() {
+            // The writer has stopped; it reports why.
+            return Ok(file_info);
+        }
+    }
+    let _ = chunk_tx.blocking_send(chunk);
+    Ok(file_info)
+}
+
+/// Validates one row and prepares its record, or says everything wrong with it.
+fn prepare_row<R: Record>(
+    columns: &ColumnMap,
+    row: &CsvRow,
+    first_line_of_key: &mut HashMap<String, u64>,
+) -> Result<PreparedRecord, Vec<RejectedRow>> {
+    let line = row.line as i64;
+    let reject = |field: &str, reason: String| vec![RejectedRow { line, field: field.to_owned(), reason }];
+    let record: R = parse_row(columns, &row.cells()).map_err(|errors| {
+        errors.into_iter().map(|err| RejectedRow { line, field: err.field, reason: err.reason }).collect::<Vec<_>>()
+    })?;
+    let prepared =
+        records::prepare(&record).map_err(|err| reject("row", format!("could not prepare the record: {err}")))?;
+    match first_line_of_key.entry(prepared.key.clone()) {
+        Entry::Occupied(first) => Err(reject(
+            &R::KIND.key_fields().join("+"),
+            format!("{:?} repeats the key of line {} (the first row is kept)", prepared.key, first.get()),
+        )),
+        Entry::Vacant(slot) => {
+            slot.insert(row.line);
+            Ok(prepared)
+        }
+    }
+}

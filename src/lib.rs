@@ -1,0 +1,21 @@
+//! cadena screens suppliers, recruitment agencies and procurements for links to forced
+//! labour and trafficking in persons (OAS Third Work Plan against Trafficking in
+//! Persons, ¶34 and ¶39–40).
+//!
+//! Layout:
+//! - `records`: the record kinds (supplier, agency, procurement line, watchlist entry,
+//!   licence entry), their schema tables and the validation of CSV cells.
+//! - `csv_reader`: reading real-world CSV files (encoding and delimiter detection).
+//! - `store`: the SQL system of record (SQLite or PostgreSQL): records, loads, rejected rows.
+//! - `ingest`: loading files into the store, and the background ingestion worker.
+//! - `http`: the HTTP API served by `cadena serve`.
+//! - `demo`: the bundled, fictional demo dataset.
+//! - `cli`: what the command-line subcommands do.
+
+pub mod cli;
+pub mod csv_reader;
+pub mod demo;
+pub mod http;
+pub mod ingest;
+pub mod records;
+pub mod store;

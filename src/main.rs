@@ -1,0 +1,98 @@
+//! The `cadena` command: parses arguments and dispatches to `cadena::cli`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use cadena::cli;
+use cadena::ingest::DEFAULT_SOURCE;
+use cadena::records::RecordKind;
+use cadena::store::{Store, StoreConfig};
+
+/// Supply-chain trafficking-risk screening: suppliers, recruitment agencies, procurements.
+#[derive(Debug, Parser)]
+#[command(name = "cadena", version, about)]
+struct Cli {
+    #[command(flatten)]
+    store: StoreConfig,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API, with the ingestion worker running in the background.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "CADENA_BIND", default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Load the bundled demo dataset (fictional names) before serving.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load a CSV file of one record kind into the store and print what happened.
+    Ingest {
+        /// What the file holds.
+        kind: RecordKind,
+        /// The CSV file (UTF-8 or Windows-1252; comma, semicolon or tab).
+        file: PathBuf,
+        /// Where the rows come from; a row's id is unique within its source, so loading
+        /// the same ids into the same source again updates them.
+        #[arg(long, default_value = DEFAULT_SOURCE)]
+        source: String,
+        /// Queue the load for a running `cadena serve` instead of running it here.
+        #[arg(long)]
+        queue: bool,
+    },
+    /// List loads (dataset versions), or show one with all the rows it rejected.
+    Datasets {
+        /// The load to show.
+        id: Option<i64>,
+        /// How many loads to list, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create or update the database schema, then exit (every command also does this).
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("CADENA_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cadena: error: failed to start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("cadena: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let store = Store::open(&cli.store).await?;
+    match cli.command {
+        Command::Serve { bind, demo } => cli::serve(store, bind, demo).await,
+        Command::Ingest { kind, file, source, queue } => cli::ingest(&store, kind, &file, &source, queue).await,
+        Command::Datasets { id, limit, json } => cli::datasets(&store, id, limit, json).await,
+        Command::Migrate => {
+            println!("the database schema is up to date");
+            Ok(())
+        }
+    }
+}

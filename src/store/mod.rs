@@ -1,0 +1,140 @@
+//! The SQL store, cadena's system of record: SQLite by default, PostgreSQL for shared
+//! deployments.
+//!
+//! Both go through sqlx's `Any` driver so that one set of queries serves both; SQL is
+//! written in the dialect they share (`$1` placeholders, `ON CONFLICT … DO UPDATE`,
+//! `RETURNING`). Each backend has its own migrations (`migrations/sqlite`,
+//! `migrations/postgres`), run at start-up.
+
+pub mod datasets;
+pub mod records;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+pub use datasets::{DatasetVersion, LoadStatus, RejectedRow};
+
+/// Where the store lives, as configured on the command line or in the environment.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StoreConfig {
+    /// Directory for the embedded SQLite database (and, later, the search index).
+    #[arg(long, env = "CADENA_DATA_DIR", default_value = "cadena-data", global = true)]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (postgres://…) for a shared store; the SQLite file in the data
+    /// directory is used when this is not given.
+    #[arg(long, env = "CADENA_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// Which database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle to the store; cheap to clone (it wraps a connection pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// The name of the SQLite file inside the data directory.
+pub const SQLITE_FILE_NAME: &str = "cadena.sqlite3";
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Opens the configured store and brings its schema up to date.
+    pub async fn open(config: &StoreConfig) -> anyhow::Result<Store> {
+        let store = match &config.database_url {
+            Some(url) => Store::connect(url).await?,
+            None => Store::open_sqlite(&config.data_dir).await?,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) the SQLite database in `data_dir`, in WAL mode.
+    pub async fn open_sqlite(data_dir: &Path) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("failed to create data directory {}", data_dir.display()))?;
+        let path = data_dir.join(SQLITE_FILE_NAME);
+        let url = format!("sqlite://{}?mode=rwc", escape_url_path(&path.to_string_lossy()));
+        Store::connect(&url)
+            .await
+            .with_context(|| format!("failed to open SQLite database {}", path.display()))
+    }
+
+    /// Connects to a `sqlite://` or `postgres://` URL.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!("unsupported database URL (expected postgres://… or sqlite://…)");
+        };
+        let options = AnyConnectOptions::from_str(url)
+            .context("invalid database URL")?
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(5))
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let pool_options = match backend {
+            Backend::Sqlite => AnyPoolOptions::new().max_connections(4).after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers work while a load writes; NORMAL is durable in WAL mode
+                    // except for the last transactions before a power loss.
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(10),
+        };
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .context("failed to connect to the database")?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Applies the migrations this backend has not seen yet.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.context("failed to run database migrations")
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The current time as stored: RFC 3339 in UTC with milliseconds, which sorts as text.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Escapes the characters that would end the path part of a `sqlite://` URL.
+fn escape_url_path(path: &str) -> String {
+    path.replace('%', "%25").replace('?', "%3F").replace('#', "%23")
+}

@@ -1,0 +1,198 @@
+//! Writing and reading records of every kind, driven by each kind's schema table.
+//!
+//! A record is written as an upsert on `(source, record_key)`; its content hash tells a
+//! changed record (updated) from an unchanged one (left alone, not even rewritten).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::Store;
+use crate::records::{FieldType, Record, RecordKind, record_key};
+
+/// One column value, typed so that a NULL reaches PostgreSQL with the column's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Text(Option<String>),
+    Number(Option<f64>),
+    Bool(Option<bool>),
+}
+
+/// A record ready to be written.
+#[derive(Debug, Clone)]
+pub struct PreparedRecord {
+    /// The record's id within its source (see [`record_key`]).
+    pub key: String,
+    /// Hex SHA-256 prefix over all the record's fields, extra attributes included.
+    pub content_hash: String,
+    /// One value per schema field of the kind, in schema order, then `extra`.
+    pub values: Vec<SqlValue>,
+}
+
+/// Turns a record into its key, content hash and column values.
+pub fn prepare<R: Record>(record: &R) -> Result<PreparedRecord, serde_json::Error> {
+    let value = serde_json::to_value(record)?;
+    let content_hash = hex::encode(&Sha256::digest(value.to_string().as_bytes())[..16]);
+    let mut values: Vec<SqlValue> =
+        R::KIND.fields().iter().map(|field| sql_value(field.ty, &value[field.name])).collect();
+    values.push(SqlValue::Text(Some(value["extra"].to_string())));
+    Ok(PreparedRecord { key: record_key(R::KIND, &value), content_hash, values })
+}
+
+fn sql_value(ty: FieldType, value: &Value) -> SqlValue {
+    match ty {
+        FieldType::List => SqlValue::Text(Some(value.to_string())),
+        FieldType::Number => SqlValue::Number(value.as_f64()),
+        FieldType::Bool => SqlValue::Bool(value.as_bool()),
+        FieldType::Text
+        | FieldType::Country
+        | FieldType::Date
+        | FieldType::Currency
+        | FieldType::LicenceStatus => SqlValue::Text(value.as_str().map(str::to_owned)),
+    }
+}
+
+/// The columns of a kind's table that hold the record itself, in [`PreparedRecord::values`] order.
+fn record_columns(kind: RecordKind) -> Vec<&'static str> {
+    kind.fields().iter().map(|field| field.name).chain(["extra"]).collect()
+}
+
+/// How many rows go into one multi-row statement: as many as fit under SQLite's limit
+/// of 32,766 bound parameters, at most 500.
+fn rows_per_statement(kind: RecordKind) -> usize {
+    let n_params_per_row = record_columns(kind).len() + 5;
+    (30_000 / n_params_per_row).min(500)
+}
+
+/// The content hashes of those of `keys` that already exist in `source`.
+pub(crate) async fn existing_hashes(
+    conn: &mut AnyConnection,
+    kind: RecordKind,
+    source: &str,
+    keys: &[&str],
+) -> sqlx::Result<HashMap<String, String>> {
+    let mut hashes = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(1000) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|idx| format!("${}", idx + 2)).collect();
+        let sql = format!(
+            "SELECT record_key, content_hash FROM {} WHERE source = $1 AND record_key IN ({})",
+            kind.table(),
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(source);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        hashes.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(hashes)
+}
+
+/// Inserts new records and updates changed ones, as part of a load's transaction.
+pub(crate) async fn upsert(
+    conn: &mut AnyConnection,
+    kind: RecordKind,
+    source: &str,
+    dataset_id: i64,
+    records: &[&PreparedRecord],
+) -> sqlx::Result<()> {
+    let columns = record_columns(kind);
+    let n_params_per_row = columns.len() + 5;
+    for chunk in records.chunks(rows_per_statement(kind)) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|row_idx| {
+                let first = row_idx * n_params_per_row + 1;
+                let params: Vec<String> = (first..first + n_params_per_row).map(|n| format!("${n}")).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let updates: Vec<String> = columns
+            .iter()
+            .chain(&["content_hash", "dataset_id"])
+            .map(|column| format!("{column} = excluded.{column}"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} (source, record_key, content_hash, first_dataset_id, dataset_id, {}) VALUES {} \
+             ON CONFLICT (source, record_key) DO UPDATE SET {}",
+            kind.table(),
+            columns.join(", "),
+            rows.join(", "),
+            updates.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for record in chunk {
+            query = query
+                .bind(source)
+                .bind(record.key.as_str())
+                .bind(record.content_hash.as_str())
+                .bind(dataset_id)
+                .bind(dataset_id);
+            for value in &record.values {
+                query = match value {
+                    SqlValue::Text(text) => query.bind(text.as_deref()),
+                    SqlValue::Number(number) => query.bind(*number),
+                    SqlValue::Bool(flag) => query.bind(*flag),
+                };
+            }
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Rebuilds a record from its row, using the kind's schema to decode each column.
+fn record_from_row<R: Record>(row: &AnyRow) -> Result<R, sqlx::Error> {
+    let decode_err = |column: &str, err: serde_json::Error| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(err),
+    };
+    let mut object = Map::new();
+    for field in R::KIND.fields() {
+        let value = match field.ty {
+            FieldType::List => {
+                let json: String = row.try_get(field.name)?;
+                serde_json::from_str(&json).map_err(|err| decode_err(field.name, err))?
+            }
+            FieldType::Number => row.try_get::<Option<f64>, _>(field.name)?.map_or(Value::Null, Value::from),
+            FieldType::Bool => row.try_get::<Option<bool>, _>(field.name)?.map_or(Value::Null, Value::from),
+            _ => row.try_get::<Option<String>, _>(field.name)?.map_or(Value::Null, Value::from),
+        };
+        object.insert(field.name.to_owned(), value);
+    }
+    let extra: String = row.try_get("extra")?;
+    object.insert("extra".to_owned(), serde_json::from_str(&extra).map_err(|err| decode_err("extra", err))?);
+    serde_json::from_value(Value::Object(object)).map_err(|err| decode_err("record", err))
+}
+
+impl Store {
+    /// Reads one record by its source and key.
+    pub async fn get_record<R: Record>(&self, source: &str, key: &str) -> sqlx::Result<Option<R>> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE source = $1 AND record_key = $2",
+            record_columns(R::KIND).join(", "),
+            R::KIND.table()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source).bind(key).fetch_optional(&self.pool).await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// Reads the records of one kind, ordered by source and key, a page at a time.
+    pub async fn list_records<R: Record>(&self, limit: i64, offset: i64) -> sqlx::Result<Vec<R>> {
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY source, record_key LIMIT $1 OFFSET $2",
+            record_columns(R::KIND).join(", "),
+            R::KIND.table()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// How many records of a kind the store holds.
+    pub async fn count_records(&self, kind: RecordKind) -> sqlx::Result<i64> {
+        let sql = format!("SELECT COUNT(*) FROM {}", kind.table());
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await
+    }
+}
