@@ -110,7 +110,8 @@ CREATE TABLE agencies (
     licence_number TEXT,
     licence_status TEXT,
     licence_expires TEXT,
-    charges_worker_fees BOOLEAN,
+    -- 1 yes, 0 no, NULL unknown (an integer on both backends, for sqlx's Any driver).
+    charges_worker_fees BIGINT,
     extra TEXT NOT NULL DEFAULT '{}',
     UNIQUE (source, record_key)
 );

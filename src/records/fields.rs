@@ -65,13 +65,61 @@ pub fn parse_country(cell: &str) -> Result<String, String> {
         3 => rust_iso3166::from_alpha3(&upper),
         _ => {
             let folded = fold(cell);
-            rust_iso3166::ALL.iter().find(|c| fold(c.name) == folded).copied()
+            let alias = COUNTRY_ALIASES.iter().find(|(name, _)| *name == folded).map(|(_, code)| *code);
+            alias.and_then(rust_iso3166::from_alpha2).or_else(|| {
+                rust_iso3166::ALL.iter().find(|country| fold(country.name) == folded).copied()
+            })
         }
     };
     found
         .map(|country| country.alpha2.to_owned())
         .ok_or_else(|| format!("{cell:?} is not an ISO 3166-1 country (use a code such as PE or PER)"))
 }
+
+/// Country names, folded, that people in the region write and the ISO English short
+/// names do not cover (Spanish and Portuguese names, and short forms such as "Bolivia").
+const COUNTRY_ALIASES: &[(&str, &str)] = &[
+    ("alemania", "DE"),
+    ("alemanha", "DE"),
+    ("belice", "BZ"),
+    ("bolivia", "BO"),
+    ("brasil", "BR"),
+    ("canada", "CA"),
+    ("china", "CN"),
+    ("corea del sur", "KR"),
+    ("coreia do sul", "KR"),
+    ("espana", "ES"),
+    ("espanha", "ES"),
+    ("estados unidos", "US"),
+    ("estados unidos de america", "US"),
+    ("estados unidos da america", "US"),
+    ("eeuu", "US"),
+    ("eua", "US"),
+    ("usa", "US"),
+    ("francia", "FR"),
+    ("franca", "FR"),
+    ("guayana francesa", "GF"),
+    ("guiana francesa", "GF"),
+    ("haiti", "HT"),
+    ("holanda", "NL"),
+    ("paises bajos", "NL"),
+    ("india", "IN"),
+    ("italia", "IT"),
+    ("japon", "JP"),
+    ("japao", "JP"),
+    ("mexico", "MX"),
+    ("panama", "PA"),
+    ("peru", "PE"),
+    ("reino unido", "GB"),
+    ("republica dominicana", "DO"),
+    ("rusia", "RU"),
+    ("russia", "RU"),
+    ("suiza", "CH"),
+    ("suica", "CH"),
+    ("trinidad y tobago", "TT"),
+    ("turquia", "TR"),
+    ("venezuela", "VE"),
+];
 
 /// Resolves a region to its ISO 3166-2 code, given as a code (`PE-MDD`) or as the
 /// subdivision's name within `country` ("Madre de Dios"). Returns `None` when unknown:
@@ -192,7 +240,8 @@ mod tests {
     #[test]
     fn countries_accept_codes_and_names() {
         for (cell, expected) in
-            [("PE", "PE"), ("pe", "PE"), ("PER", "PE"), ("Brazil", "BR"), ("  co", "CO")]
+            [("PE", "PE"), ("pe", "PE"), ("PER", "PE"), ("Brazil", "BR"), ("  co", "CO"), ("Perú", "PE"),
+             ("Brasil", "BR"), ("México", "MX"), ("Bolivia", "BO"), ("Estados Unidos", "US"), ("España", "ES")]
         {
             assert_eq!(parse_country(cell.trim()).as_deref(), Ok(expected), "{cell}");
         }

@@ -134,7 +134,8 @@ pub(crate) async fn upsert(
                 query = match value {
                     SqlValue::Text(text) => query.bind(text.as_deref()),
                     SqlValue::Number(number) => query.bind(*number),
-                    SqlValue::Bool(flag) => query.bind(*flag),
+                    // Stored as 1/0 on both backends: sqlx's Any driver cannot decode SQLite booleans.
+                    SqlValue::Bool(flag) => query.bind(flag.map(i64::from)),
                 };
             }
         }
@@ -157,7 +158,7 @@ fn record_from_row<R: Record>(row: &AnyRow) -> Result<R, sqlx::Error> {
                 serde_json::from_str(&json).map_err(|err| decode_err(field.name, err))?
             }
             FieldType::Number => row.try_get::<Option<f64>, _>(field.name)?.map_or(Value::Null, Value::from),
-            FieldType::Bool => row.try_get::<Option<bool>, _>(field.name)?.map_or(Value::Null, Value::from),
+            FieldType::Bool => row.try_get::<Option<i64>, _>(field.name)?.map_or(Value::Null, |flag| Value::from(flag != 0)),
             _ => row.try_get::<Option<String>, _>(field.name)?.map_or(Value::Null, Value::from),
         };
         object.insert(field.name.to_owned(), value);

@@ -1,0 +1,7 @@
+//! cadena's integration tests, in one binary (link time matters on two cores).
+//!
+//! Tests that touch the store run against SQLite and, when `CADENA_TEST_DATABASE_URL`
+//! names a PostgreSQL server, against PostgreSQL too; each gets a fresh database.
+
+mod harness;
+mod ingest;
