@@ -60,17 +60,18 @@ pub fn fold(text: &str) -> String {
 /// Parses an ISO 3166-1 country into its alpha-2 code.
 pub fn parse_country(cell: &str) -> Result<String, String> {
     let upper = cell.to_uppercase();
-    let found = match upper.len() {
+    let by_code = match upper.len() {
         2 => rust_iso3166::from_alpha2(&upper),
         3 => rust_iso3166::from_alpha3(&upper),
-        _ => {
-            let folded = fold(cell);
-            let alias = COUNTRY_ALIASES.iter().find(|(name, _)| *name == folded).map(|(_, code)| *code);
-            alias.and_then(rust_iso3166::from_alpha2).or_else(|| {
-                rust_iso3166::ALL.iter().find(|country| fold(country.name) == folded).copied()
-            })
-        }
+        _ => None,
     };
+    let found = by_code.or_else(|| {
+        let folded = fold(cell);
+        let alias = COUNTRY_ALIASES.iter().find(|(name, _)| *name == folded).map(|(_, code)| *code);
+        alias.and_then(rust_iso3166::from_alpha2).or_else(|| {
+            rust_iso3166::ALL.iter().find(|country| fold(country.name) == folded).copied()
+        })
+    });
     found
         .map(|country| country.alpha2.to_owned())
         .ok_or_else(|| format!("{cell:?} is not an ISO 3166-1 country (use a code such as PE or PER)"))
@@ -241,7 +242,7 @@ mod tests {
     fn countries_accept_codes_and_names() {
         for (cell, expected) in
             [("PE", "PE"), ("pe", "PE"), ("PER", "PE"), ("Brazil", "BR"), ("  co", "CO"), ("Perú", "PE"),
-             ("Brasil", "BR"), ("México", "MX"), ("Bolivia", "BO"), ("Estados Unidos", "US"), ("España", "ES")]
+             ("Brasil", "BR"), ("México", "MX"), ("Bolivia", "BO"), ("Estados Unidos", "US"), ("España", "ES"), ("EUA", "US")]
         {
             assert_eq!(parse_country(cell.trim()).as_deref(), Ok(expected), "{cell}");
         }

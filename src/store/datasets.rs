@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Store, now};
+use super::{Backend, Store, now};
 use crate::records::RecordKind;
 
 /// Where a load is in its life.
@@ -293,14 +293,14 @@ pub(crate) async fn insert_rejected_rows(
     rejected: &[RejectedRow],
 ) -> sqlx::Result<()> {
     const ROWS_PER_STATEMENT: usize = 500;
+    let backend = Backend::of(conn);
     for chunk in rejected.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|idx| format!("($1, ${}, ${}, ${})", 3 * idx + 2, 3 * idx + 3, 3 * idx + 4))
-            .collect();
+        let values: Vec<String> =
+            (0..chunk.len()).map(|idx| format!("({})", backend.placeholders(4 * idx + 1, 4))).collect();
         let sql = format!("INSERT INTO rejected_rows (dataset_id, line, field, reason) VALUES {}", values.join(", "));
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(dataset_id);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
-            query = query.bind(row.line).bind(row.field.clone()).bind(row.reason.clone());
+            query = query.bind(dataset_id).bind(row.line).bind(row.field.as_str()).bind(row.reason.as_str());
         }
         query.execute(&mut *conn).await?;
     }

@@ -38,6 +38,24 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The backend a connection talks to.
+    pub fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name().eq_ignore_ascii_case("postgresql") { Backend::Postgres } else { Backend::Sqlite }
+    }
+
+    /// The placeholders for bound parameters `first..first + count`, comma-separated,
+    /// for statements built at run time. SQLite gets plain `?`: it looks `$n` names up
+    /// in a linear list, which makes binding a multi-row insert quadratic.
+    pub fn placeholders(self, first: usize, count: usize) -> String {
+        let placeholders: Vec<String> = match self {
+            Backend::Sqlite => vec!["?".to_owned(); count],
+            Backend::Postgres => (first..first + count).map(|n| format!("${n}")).collect(),
+        };
+        placeholders.join(", ")
+    }
+}
+
 /// A handle to the store; cheap to clone (it wraps a connection pool).
 #[derive(Debug, Clone)]
 pub struct Store {

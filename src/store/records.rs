@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::Store;
+use super::{Backend, Store};
 use crate::records::{FieldType, Record, RecordKind, record_key};
 
 /// One column value, typed so that a NULL reaches PostgreSQL with the column's type.
@@ -74,13 +74,14 @@ pub(crate) async fn existing_hashes(
     source: &str,
     keys: &[&str],
 ) -> sqlx::Result<HashMap<String, String>> {
+    let backend = Backend::of(conn);
     let mut hashes = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(1000) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|idx| format!("${}", idx + 2)).collect();
         let sql = format!(
-            "SELECT record_key, content_hash FROM {} WHERE source = $1 AND record_key IN ({})",
+            "SELECT record_key, content_hash FROM {} WHERE source = {} AND record_key IN ({})",
             kind.table(),
-            placeholders.join(", ")
+            backend.placeholders(1, 1),
+            backend.placeholders(2, chunk.len())
         );
         let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(source);
         for key in chunk {
@@ -99,15 +100,12 @@ pub(crate) async fn upsert(
     dataset_id: i64,
     records: &[&PreparedRecord],
 ) -> sqlx::Result<()> {
+    let backend = Backend::of(conn);
     let columns = record_columns(kind);
     let n_params_per_row = columns.len() + 5;
     for chunk in records.chunks(rows_per_statement(kind)) {
         let rows: Vec<String> = (0..chunk.len())
-            .map(|row_idx| {
-                let first = row_idx * n_params_per_row + 1;
-                let params: Vec<String> = (first..first + n_params_per_row).map(|n| format!("${n}")).collect();
-                format!("({})", params.join(", "))
-            })
+            .map(|row_idx| format!("({})", backend.placeholders(row_idx * n_params_per_row + 1, n_params_per_row)))
             .collect();
         let updates: Vec<String> = columns
             .iter()
@@ -168,26 +166,23 @@ fn record_from_row<R: Record>(row: &AnyRow) -> Result<R, sqlx::Error> {
     serde_json::from_value(Value::Object(object)).map_err(|err| decode_err("record", err))
 }
 
+/// `SELECT` of a kind's record columns, followed by `conditions` (`WHERE`, `ORDER BY`, …).
+fn select_records(kind: RecordKind, conditions: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("SELECT {} FROM {} {conditions}", record_columns(kind).join(", "), kind.table()))
+}
+
 impl Store {
     /// Reads one record by its source and key.
     pub async fn get_record<R: Record>(&self, source: &str, key: &str) -> sqlx::Result<Option<R>> {
-        let sql = format!(
-            "SELECT {} FROM {} WHERE source = $1 AND record_key = $2",
-            record_columns(R::KIND).join(", "),
-            R::KIND.table()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source).bind(key).fetch_optional(&self.pool).await?;
+        let sql = select_records(R::KIND, "WHERE source = $1 AND record_key = $2");
+        let row = sqlx::query(sql).bind(source).bind(key).fetch_optional(&self.pool).await?;
         row.as_ref().map(record_from_row).transpose()
     }
 
     /// Reads the records of one kind, ordered by source and key, a page at a time.
     pub async fn list_records<R: Record>(&self, limit: i64, offset: i64) -> sqlx::Result<Vec<R>> {
-        let sql = format!(
-            "SELECT {} FROM {} ORDER BY source, record_key LIMIT $1 OFFSET $2",
-            record_columns(R::KIND).join(", "),
-            R::KIND.table()
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        let sql = select_records(R::KIND, "ORDER BY source, record_key LIMIT $1 OFFSET $2");
+        let rows = sqlx::query(sql).bind(limit).bind(offset).fetch_all(&self.pool).await?;
         rows.iter().map(record_from_row).collect()
     }
 

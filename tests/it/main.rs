@@ -4,4 +4,5 @@
 //! names a PostgreSQL server, against PostgreSQL too; each gets a fresh database.
 
 mod harness;
+mod http;
 mod ingest;
