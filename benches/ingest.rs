@@ -58,7 +58,11 @@ fn main() -> anyhow::Result<()> {
             let started = Instant::now();
             let report = ingest::load_file(&store, request).await?;
             let secs = started.elapsed().as_secs_f64();
-            anyhow::ensure!(report.dataset.n_rejected == 0, "rejected rows: {:?}", &report.rejected[..3.min(report.rejected.len())]);
+            anyhow::ensure!(
+                report.dataset.n_rejected == 0,
+                "rejected rows: {:?}",
+                &report.rejected[..3.min(report.rejected.len())]
+            );
             println!(
                 "cadena ingest, {label:<28} {:>8.2} s  {:>10.0} rows/s  ({} inserted, {} unchanged)",
                 secs,

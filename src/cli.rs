@@ -130,8 +130,7 @@ pub async fn serve(store: Store, bind: SocketAddr, demo: bool) -> anyhow::Result
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let worker = tokio::spawn(Worker::new(store.clone()).run(shutdown_rx));
-    let listener =
-        tokio::net::TcpListener::bind(bind).await.with_context(|| format!("failed to listen on {bind}"))?;
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("failed to listen on {bind}"))?;
     let address = listener.local_addr()?;
     println!("cadena is listening on http://{address}/ (Ctrl-C stops it)");
     axum::serve(listener, http::router(AppState { store: store.clone() }))

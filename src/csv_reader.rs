@@ -194,10 +194,8 @@ pub fn detect_delimiter(text: &str) -> u8 {
     for byte in header.bytes() {
         if byte == b'"' {
             in_quotes = !in_quotes;
-        } else if !in_quotes {
-            if let Some(idx) = CANDIDATES.iter().position(|c| *c == byte) {
-                counts[idx] += 1;
-            }
+        } else if !in_quotes && let Some(idx) = CANDIDATES.iter().position(|c| *c == byte) {
+            counts[idx] += 1;
         }
     }
     let (best_idx, best_count) =
@@ -209,12 +207,13 @@ pub fn detect_delimiter(text: &str) -> u8 {
 mod tests {
     use super::*;
 
-    fn read(bytes: &[u8]) -> (Vec<String>, Vec<Result<(u64, Vec<String>), RowError>>) {
+    type LineAndCells = (u64, Vec<String>);
+
+    fn read(bytes: &[u8]) -> (Vec<String>, Vec<Result<LineAndCells, RowError>>) {
         let file = CsvFile::from_bytes("t.csv", bytes.to_vec());
         let (header, rows) = file.rows().unwrap();
-        let rows = rows
-            .map(|row| row.map(|row| (row.line, row.cells().into_iter().map(str::to_owned).collect())))
-            .collect();
+        let rows =
+            rows.map(|row| row.map(|row| (row.line, row.cells().into_iter().map(str::to_owned).collect()))).collect();
         (header, rows)
     }
 
@@ -236,9 +235,8 @@ mod tests {
 
     #[test]
     fn windows_1252_is_detected() {
-        let (encoded, _, _) = encoding_rs::WINDOWS_1252.encode(
-            "nombre;país\nCompañía Ficticia de Construcción;Perú\nIndústria Fictícia Ltda;Brasil\n",
-        );
+        let (encoded, _, _) = encoding_rs::WINDOWS_1252
+            .encode("nombre;país\nCompañía Ficticia de Construcción;Perú\nIndústria Fictícia Ltda;Brasil\n");
         let (text, encoding) = decode(encoded.into_owned());
         assert_eq!(encoding, encoding_rs::WINDOWS_1252);
         assert!(text.contains("Compañía Ficticia de Construcción"));

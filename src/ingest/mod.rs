@@ -75,10 +75,8 @@ pub async fn run_load(store: &Store, dataset_id: i64, request: LoadRequest) -> a
             return Err(err);
         }
     };
-    let dataset = store
-        .get_load(dataset_id)
-        .await?
-        .with_context(|| format!("load {dataset_id} vanished after it committed"))?;
+    let dataset =
+        store.get_load(dataset_id).await?.with_context(|| format!("load {dataset_id} vanished after it committed"))?;
     Ok(LoadReport { dataset, rejected })
 }
 

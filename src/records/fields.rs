@@ -44,8 +44,7 @@ impl FieldType {
 }
 
 /// The canonical licence statuses, in the order the README documents them.
-pub const LICENCE_STATUSES: &[&str] =
-    &["active", "pending", "suspended", "expired", "revoked", "unlicensed"];
+pub const LICENCE_STATUSES: &[&str] = &["active", "pending", "suspended", "expired", "revoked", "unlicensed"];
 
 /// Splits a multi-valued cell on `|`, trimming each value and dropping empty ones.
 pub fn split_list(cell: &str) -> Vec<String> {
@@ -68,9 +67,9 @@ pub fn parse_country(cell: &str) -> Result<String, String> {
     let found = by_code.or_else(|| {
         let folded = fold(cell);
         let alias = COUNTRY_ALIASES.iter().find(|(name, _)| *name == folded).map(|(_, code)| *code);
-        alias.and_then(rust_iso3166::from_alpha2).or_else(|| {
-            rust_iso3166::ALL.iter().find(|country| fold(country.name) == folded).copied()
-        })
+        alias
+            .and_then(rust_iso3166::from_alpha2)
+            .or_else(|| rust_iso3166::ALL.iter().find(|country| fold(country.name) == folded).copied())
     });
     found
         .map(|country| country.alpha2.to_owned())
@@ -131,9 +130,7 @@ pub fn region_code(country: Option<&str>, region: &str) -> Option<String> {
         return Some(subdivision.code.to_owned());
     }
     let country = rust_iso3166::from_alpha2(country?)?;
-    if let Some(subdivision) =
-        rust_iso3166::iso3166_2::from_code(&format!("{}-{upper}", country.alpha2))
-    {
+    if let Some(subdivision) = rust_iso3166::iso3166_2::from_code(&format!("{}-{upper}", country.alpha2)) {
         return Some(subdivision.code.to_owned());
     }
     let folded = fold(region);
@@ -149,7 +146,8 @@ pub fn region_code(country: Option<&str>, region: &str) -> Option<String> {
 /// convention; month-first dates are not accepted.
 pub fn parse_date(cell: &str) -> Result<NaiveDate, String> {
     let date_part = match cell.find('T') {
-        Some(t_idx) if t_idx == 10 => &cell[..10],
+        // `T` at byte 10 is a char boundary, so the slice is safe.
+        Some(10) => &cell[..10],
         _ => cell,
     };
     const FORMATS: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"];
@@ -175,11 +173,7 @@ pub fn parse_number(cell: &str) -> Result<f64, String> {
         _ if compact.rfind(',') > compact.rfind('.') => compact.replace('.', "").replace(',', "."),
         _ => compact.replace(',', ""),
     };
-    canonical
-        .parse::<f64>()
-        .ok()
-        .filter(|number| number.is_finite())
-        .ok_or_else(|| format!("{cell:?} is not a number"))
+    canonical.parse::<f64>().ok().filter(|number| number.is_finite()).ok_or_else(|| format!("{cell:?} is not a number"))
 }
 
 /// Parses yes/no in English, Spanish or Portuguese.
@@ -205,21 +199,16 @@ pub fn parse_currency(cell: &str) -> Result<String, String> {
 /// statuses of [`LICENCE_STATUSES`].
 pub fn parse_licence_status(cell: &str) -> Result<&'static str, String> {
     let status = match fold(cell).as_str() {
-        "active" | "valid" | "licensed" | "current" | "vigente" | "activa" | "activo"
-        | "habilitada" | "habilitado" | "ativa" | "ativo" | "valida" | "valido" => "active",
+        "active" | "valid" | "licensed" | "current" | "vigente" | "activa" | "activo" | "habilitada" | "habilitado"
+        | "ativa" | "ativo" | "valida" | "valido" => "active",
         "pending" | "pendiente" | "en tramite" | "pendente" | "em tramite" => "pending",
         "suspended" | "suspendida" | "suspendido" | "suspensa" | "suspenso" => "suspended",
-        "expired" | "vencida" | "vencido" | "caducada" | "caducado" | "expirada" | "expirado" => {
-            "expired"
-        }
-        "revoked" | "cancelled" | "canceled" | "revocada" | "revocado" | "cancelada"
-        | "cancelado" | "revogada" | "revogado" | "cassada" => "revoked",
+        "expired" | "vencida" | "vencido" | "caducada" | "caducado" | "expirada" | "expirado" => "expired",
+        "revoked" | "cancelled" | "canceled" | "revocada" | "revocado" | "cancelada" | "cancelado" | "revogada"
+        | "revogado" | "cassada" => "revoked",
         "unlicensed" | "none" | "sin licencia" | "no autorizada" | "sem licenca" => "unlicensed",
         _ => {
-            return Err(format!(
-                "{cell:?} is not a licence status (use one of: {})",
-                LICENCE_STATUSES.join(", ")
-            ));
+            return Err(format!("{cell:?} is not a licence status (use one of: {})", LICENCE_STATUSES.join(", ")));
         }
     };
     Ok(status)
@@ -229,8 +218,7 @@ pub fn parse_licence_status(cell: &str) -> Result<&'static str, String> {
 /// `20-12345678-9`, `20.123.456.789` and `2012345678 9` compare equal. Validation per
 /// country (check digits) belongs to matching; here the id is only made comparable.
 pub fn tax_id_key(tax_id: &str) -> Option<String> {
-    let key: String =
-        tax_id.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect();
+    let key: String = tax_id.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect();
     (!key.is_empty()).then_some(key)
 }
 
@@ -240,10 +228,20 @@ mod tests {
 
     #[test]
     fn countries_accept_codes_and_names() {
-        for (cell, expected) in
-            [("PE", "PE"), ("pe", "PE"), ("PER", "PE"), ("Brazil", "BR"), ("  co", "CO"), ("Perú", "PE"),
-             ("Brasil", "BR"), ("México", "MX"), ("Bolivia", "BO"), ("Estados Unidos", "US"), ("España", "ES"), ("EUA", "US")]
-        {
+        for (cell, expected) in [
+            ("PE", "PE"),
+            ("pe", "PE"),
+            ("PER", "PE"),
+            ("Brazil", "BR"),
+            ("  co", "CO"),
+            ("Perú", "PE"),
+            ("Brasil", "BR"),
+            ("México", "MX"),
+            ("Bolivia", "BO"),
+            ("Estados Unidos", "US"),
+            ("España", "ES"),
+            ("EUA", "US"),
+        ] {
             assert_eq!(parse_country(cell.trim()).as_deref(), Ok(expected), "{cell}");
         }
         assert!(parse_country("Pery").unwrap_err().contains("\"Pery\""));

@@ -441,9 +441,7 @@ impl ColumnMap {
         let extra_columns = names
             .iter()
             .enumerate()
-            .filter(|(idx, name)| {
-                !name.is_empty() && !field_columns.iter().any(|(_, column)| *column == Some(*idx))
-            })
+            .filter(|(idx, name)| !name.is_empty() && !field_columns.iter().any(|(_, column)| *column == Some(*idx)))
             .map(|(idx, name)| (idx, name.clone()))
             .collect();
         Ok(ColumnMap { field_columns, extra_columns })
@@ -466,10 +464,9 @@ pub fn parse_row<R: Record>(columns: &ColumnMap, cells: &[&str]) -> Result<R, Ve
     let mut errors = Vec::new();
     for (field, column) in &columns.field_columns {
         match (column.and_then(cell), field.required) {
-            (None, true) => errors.push(FieldError {
-                field: field.name.to_owned(),
-                reason: "is empty but required".to_owned(),
-            }),
+            (None, true) => {
+                errors.push(FieldError { field: field.name.to_owned(), reason: "is empty but required".to_owned() })
+            }
             (None, false) => {}
             (Some(text), _) => match field.ty.parse(text) {
                 Ok(value) => {
@@ -498,8 +495,7 @@ pub fn parse_row<R: Record>(columns: &ColumnMap, cells: &[&str]) -> Result<R, Ve
 /// The key that identifies a record within its source: the key field itself, or for
 /// kinds with several key fields a JSON array of them (unambiguous whatever the ids hold).
 pub fn record_key(kind: RecordKind, record: &Value) -> String {
-    let parts: Vec<&str> =
-        kind.key_fields().iter().map(|name| record[*name].as_str().unwrap_or_default()).collect();
+    let parts: Vec<&str> = kind.key_fields().iter().map(|name| record[*name].as_str().unwrap_or_default()).collect();
     match parts.as_slice() {
         [single] => (*single).to_owned(),
         _ => serde_json::to_string(&parts).unwrap_or_default(),
@@ -534,7 +530,21 @@ mod tests {
         check::<Supplier>(&["S1", "n", "", "1", "PE", "Madre de Dios", "mining", "gold", "A1"]);
         check::<Agency>(&["A1", "n", "", "1", "PE", "Lima", "L-1", "vigente", "2025-01-01", "no"]);
         check::<ProcurementLine>(&[
-            "P1", "1", "b", "S1", "n", "1", "oro", "1010", "PE", "MDD", "2", "3,5", "PEN", "2024-01-01", "A1",
+            "P1",
+            "1",
+            "b",
+            "S1",
+            "n",
+            "1",
+            "oro",
+            "1010",
+            "PE",
+            "MDD",
+            "2",
+            "3,5",
+            "PEN",
+            "2024-01-01",
+            "A1",
         ]);
         check::<LicenceEntry>(&["L-1", "h", "1", "PE", "active", "2020-01-01", "2025-01-01", "MTPE"]);
     }
@@ -558,8 +568,7 @@ mod tests {
 
     #[test]
     fn every_bad_field_of_a_row_is_reported() {
-        let columns =
-            ColumnMap::new(RecordKind::Agencies, &header("agency_id,name,country,licence_expires")).unwrap();
+        let columns = ColumnMap::new(RecordKind::Agencies, &header("agency_id,name,country,licence_expires")).unwrap();
         let errors = parse_row::<Agency>(&columns, &["A-1", "", "Narnia", "soon"]).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["name", "country", "licence_expires"]);

@@ -40,16 +40,10 @@ impl LoadStatus {
 impl FromStr for LoadStatus {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        [
-            LoadStatus::Queued,
-            LoadStatus::Running,
-            LoadStatus::Completed,
-            LoadStatus::Failed,
-            LoadStatus::Interrupted,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
-        .ok_or_else(|| format!("unknown load status {text:?}"))
+        [LoadStatus::Queued, LoadStatus::Running, LoadStatus::Completed, LoadStatus::Failed, LoadStatus::Interrupted]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| format!("unknown load status {text:?}"))
     }
 }
 
@@ -127,16 +121,13 @@ const DATASET_COLUMNS: &str = "id, kind, source, file_name, file_path, file_sha2
      started_at, finished_at";
 
 fn dataset_from_row(row: &AnyRow) -> Result<DatasetVersion, sqlx::Error> {
-    let decode_err = |column: &str, message: String| sqlx::Error::ColumnDecode {
-        index: column.to_owned(),
-        source: message.into(),
-    };
+    let decode_err =
+        |column: &str, message: String| sqlx::Error::ColumnDecode { index: column.to_owned(), source: message.into() };
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
     Ok(DatasetVersion {
         id: row.try_get("id")?,
-        kind: RecordKind::parse(&kind)
-            .ok_or_else(|| decode_err("kind", format!("unknown record kind {kind:?}")))?,
+        kind: RecordKind::parse(&kind).ok_or_else(|| decode_err("kind", format!("unknown record kind {kind:?}")))?,
         source: row.try_get("source")?,
         file_name: row.try_get("file_name")?,
         file_path: row.try_get("file_path")?,
@@ -190,11 +181,7 @@ impl Store {
              WHERE status = 'queued' AND id = (SELECT MIN(id) FROM datasets WHERE status = 'queued') \
              RETURNING {DATASET_COLUMNS}"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(worker_id())
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(worker_id()).bind(now).fetch_optional(&self.pool).await?;
         row.as_ref().map(dataset_from_row).transpose()
     }
 
@@ -204,9 +191,7 @@ impl Store {
     pub async fn mark_dead_loads_interrupted(&self) -> sqlx::Result<u64> {
         let host_prefix = format!("{}/", host_name());
         let running: Vec<(i64, Option<String>)> =
-            sqlx::query_as("SELECT id, worker FROM datasets WHERE status = 'running'")
-                .fetch_all(&self.pool)
-                .await?;
+            sqlx::query_as("SELECT id, worker FROM datasets WHERE status = 'running'").fetch_all(&self.pool).await?;
         let mut n_interrupted = 0;
         for (id, worker) in running {
             let Some(pid) = worker.as_deref().and_then(|w| w.strip_prefix(&host_prefix)) else {
@@ -279,9 +264,7 @@ impl Store {
     /// Screening results name it, so that a new load invalidates cached results.
     pub async fn dataset_version(&self) -> sqlx::Result<i64> {
         let version: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(id) FROM datasets WHERE status = 'completed'")
-                .fetch_one(&self.pool)
-                .await?;
+            sqlx::query_scalar("SELECT MAX(id) FROM datasets WHERE status = 'completed'").fetch_one(&self.pool).await?;
         Ok(version.unwrap_or(0))
     }
 }

@@ -86,9 +86,7 @@ impl Store {
             .with_context(|| format!("failed to create data directory {}", data_dir.display()))?;
         let path = data_dir.join(SQLITE_FILE_NAME);
         let url = format!("sqlite://{}?mode=rwc", escape_url_path(&path.to_string_lossy()));
-        Store::connect(&url)
-            .await
-            .with_context(|| format!("failed to open SQLite database {}", path.display()))
+        Store::connect(&url).await.with_context(|| format!("failed to open SQLite database {}", path.display()))
     }
 
     /// Connects to a `sqlite://` or `postgres://` URL.

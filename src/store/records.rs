@@ -47,11 +47,9 @@ fn sql_value(ty: FieldType, value: &Value) -> SqlValue {
         FieldType::List => SqlValue::Text(Some(value.to_string())),
         FieldType::Number => SqlValue::Number(value.as_f64()),
         FieldType::Bool => SqlValue::Bool(value.as_bool()),
-        FieldType::Text
-        | FieldType::Country
-        | FieldType::Date
-        | FieldType::Currency
-        | FieldType::LicenceStatus => SqlValue::Text(value.as_str().map(str::to_owned)),
+        FieldType::Text | FieldType::Country | FieldType::Date | FieldType::Currency | FieldType::LicenceStatus => {
+            SqlValue::Text(value.as_str().map(str::to_owned))
+        }
     }
 }
 
@@ -156,7 +154,9 @@ fn record_from_row<R: Record>(row: &AnyRow) -> Result<R, sqlx::Error> {
                 serde_json::from_str(&json).map_err(|err| decode_err(field.name, err))?
             }
             FieldType::Number => row.try_get::<Option<f64>, _>(field.name)?.map_or(Value::Null, Value::from),
-            FieldType::Bool => row.try_get::<Option<i64>, _>(field.name)?.map_or(Value::Null, |flag| Value::from(flag != 0)),
+            FieldType::Bool => {
+                row.try_get::<Option<i64>, _>(field.name)?.map_or(Value::Null, |flag| Value::from(flag != 0))
+            }
             _ => row.try_get::<Option<String>, _>(field.name)?.map_or(Value::Null, Value::from),
         };
         object.insert(field.name.to_owned(), value);

@@ -53,7 +53,8 @@ async fn every_kind_loads_and_reloading_changes_nothing(store: Store) {
 
 async fn changed_rows_are_updated_and_new_ones_inserted(store: Store) {
     let v1 = "entity_id,name,country\nW-1,Ejemplo Uno S.A.C.,PE\nW-2,Ejemplo Dos S.A.,CO\n";
-    let v2 = "name,entity_id,country,note\nEjemplo Uno S.A.C.,W-1,PE,\nEjemplo Dos SA,W-2,CO,\nEjemplo Tres,W-3,BR,new\n";
+    let v2 =
+        "name,entity_id,country,note\nEjemplo Uno S.A.C.,W-1,PE,\nEjemplo Dos SA,W-2,CO,\nEjemplo Tres,W-3,BR,new\n";
     assert_eq!(counts(&load(&store, RecordKind::Watchlist, "v1.csv", v1.as_bytes()).await), (2, 0, 0, 0));
     assert_eq!(counts(&load(&store, RecordKind::Watchlist, "v2.csv", v2.as_bytes()).await), (1, 1, 1, 0));
     assert_eq!(store.count_records(RecordKind::Watchlist).await.unwrap(), 3);
@@ -166,8 +167,7 @@ async fn records_read_back_with_every_field(store: Store) {
     let licence: LicenceEntry = store.get_record(source, "DEMO-LIC-0077").await.unwrap().unwrap();
     assert_eq!(licence.status.as_deref(), Some("suspended"));
 
-    let line: ProcurementLine =
-        store.get_record(source, r#"["DEMO-P-2025-004","1"]"#).await.unwrap().unwrap();
+    let line: ProcurementLine = store.get_record(source, r#"["DEMO-P-2025-004","1"]"#).await.unwrap().unwrap();
     assert_eq!(line.value, Some(120_000.0));
     assert_eq!(line.currency.as_deref(), Some("BRL"));
     assert!(line.agency_ids.is_empty());
