@@ -94,11 +94,6 @@ impl RecordKind {
         }
     }
 
-    /// The CSV columns a file of this kind must have.
-    pub fn required_columns(self) -> impl Iterator<Item = &'static str> {
-        self.fields().iter().filter(|f| f.required).map(|f| f.name)
-    }
-
     /// The CSV columns this kind knows, in documented order.
     pub fn csv_columns(self) -> impl Iterator<Item = &'static str> {
         self.fields().iter().filter(|f| f.origin == Origin::Csv).map(|f| f.name)
