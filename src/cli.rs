@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 use tokio::sync::watch;
@@ -10,7 +12,10 @@ use tokio::sync::watch;
 use crate::http::{self, AppState};
 use crate::ingest::worker::Worker;
 use crate::ingest::{self, LoadReport, LoadRequest};
-use crate::records::RecordKind;
+use crate::matching::index::{EntityIndex, INDEXED_KINDS};
+use crate::matching::screen as screening;
+use crate::matching::{Matcher, SearchQuery, Thresholds};
+use crate::records::{RecordKind, fields};
 use crate::store::datasets::NewLoad;
 use crate::store::{DatasetVersion, LoadStatus, Store};
 
@@ -18,7 +23,14 @@ use crate::store::{DatasetVersion, LoadStatus, Store};
 const REJECTED_ROWS_SHOWN: usize = 20;
 
 /// `cadena ingest KIND FILE`: loads the file now, or queues it for a server's worker.
-pub async fn ingest(store: &Store, kind: RecordKind, path: &Path, source: &str, queue: bool) -> anyhow::Result<()> {
+pub async fn ingest(
+    store: &Store,
+    index_dir: &Path,
+    kind: RecordKind,
+    path: &Path,
+    source: &str,
+    queue: bool,
+) -> anyhow::Result<()> {
     let file_name = path.display().to_string();
     if queue {
         let absolute = std::fs::canonicalize(path).with_context(|| format!("{file_name}: cannot read the file"))?;
@@ -33,6 +45,113 @@ pub async fn ingest(store: &Store, kind: RecordKind, path: &Path, source: &str, 
     let request = LoadRequest { kind, source: source.to_owned(), file_name, bytes };
     let report = ingest::load_file(store, request).await?;
     print_load_summary(&report);
+    if INDEXED_KINDS.contains(&kind) {
+        let index = EntityIndex::open_or_create(index_dir)?;
+        let n_indexed = index.update_from_load(store, kind, report.dataset.id).await?;
+        println!("index: {n_indexed} changed records indexed ({} entities in all)", index.len());
+    }
+    Ok(())
+}
+
+/// `cadena reindex`: rebuilds the entity index from the store.
+pub async fn reindex(store: &Store, index_dir: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let count = EntityIndex::rebuild(store, index_dir).await?;
+    println!("indexed {count} entities in {:.1} s into {}", started.elapsed().as_secs_f64(), index_dir.display());
+    Ok(())
+}
+
+/// Opens the index for screening or search, building it first when it is missing or
+/// empty but the store has records.
+async fn open_matcher(store: &Store, index_dir: &Path) -> anyhow::Result<Matcher> {
+    let mut index = EntityIndex::open_or_create(index_dir)?;
+    if index.is_empty() {
+        let mut stored = 0;
+        for kind in INDEXED_KINDS {
+            stored += store.count_records(kind).await?;
+        }
+        if stored > 0 {
+            eprintln!("the index is empty; building it from the store ({stored} records) …");
+            drop(index);
+            EntityIndex::rebuild(store, index_dir).await?;
+            index = EntityIndex::open_or_create(index_dir)?;
+        }
+    }
+    Ok(Matcher::new(index, Thresholds::default()))
+}
+
+/// `cadena screen FILE --out REPORT`: screens every supplier of a file against the watchlists.
+pub async fn screen(store: &Store, index_dir: &Path, input: &Path, output: &Path) -> anyhow::Result<()> {
+    let matcher = open_matcher(store, index_dir).await?;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let started = Instant::now();
+    let summary = tokio::task::block_in_place(|| screening::screen_file(&matcher, input, output, threads))?;
+    println!(
+        "screened {} rows in {:.1} s against {} indexed entities: {} strong, {} possible, {} no match, {} unreadable",
+        summary.rows,
+        started.elapsed().as_secs_f64(),
+        matcher.index().len(),
+        summary.strong,
+        summary.possible,
+        summary.none,
+        summary.errors
+    );
+    println!("report written to {}", output.display());
+    Ok(())
+}
+
+/// Builds a search from command-line arguments, reading country, region and licence
+/// status as the CSV files do ("Perú", "Madre de Dios", "vigente").
+pub fn search_query(
+    text: String,
+    kind: Option<RecordKind>,
+    country: Option<String>,
+    region: Option<String>,
+    status: Option<String>,
+    limit: usize,
+) -> anyhow::Result<SearchQuery> {
+    let country = country
+        .map(|cell| fields::parse_country(&cell))
+        .transpose()
+        .map_err(|err| anyhow::anyhow!("--country: {err}"))?;
+    let region = region
+        .map(|cell| fields::region_code(country.as_deref(), &cell).unwrap_or_else(|| cell.trim().to_ascii_uppercase()));
+    let licence_status = status
+        .map(|cell| fields::parse_licence_status(&cell).map(str::to_owned))
+        .transpose()
+        .map_err(|err| anyhow::anyhow!("--status: {err}"))?;
+    Ok(SearchQuery { text, kind, country, region, licence_status, limit: Some(limit) })
+}
+
+/// `cadena search TEXT`: finds agencies (or other entities) by name, tax id or licence number.
+pub async fn search(store: &Store, index_dir: &Path, query: &SearchQuery, json: bool) -> anyhow::Result<()> {
+    let matcher = open_matcher(store, index_dir).await?;
+    let found = matcher.search(query)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!("nothing found for {:?}", query.text);
+        return Ok(());
+    }
+    println!(
+        "{:>5}  {:<16} {:<40} {:<8} {:<14} {:<12} {}",
+        "score", "id", "name", "country", "region", "licence", "status"
+    );
+    for found in &found {
+        let entity = &found.entity;
+        println!(
+            "{:>5.2}  {:<16} {:<40} {:<8} {:<14} {:<12} {}",
+            found.score,
+            entity.entity_id,
+            entity.names.first().map(String::as_str).unwrap_or_default(),
+            entity.country.as_deref().unwrap_or("-"),
+            entity.region.as_deref().unwrap_or("-"),
+            entity.licence_number.as_deref().unwrap_or("-"),
+            entity.licence_status.as_deref().unwrap_or("-"),
+        );
+    }
     Ok(())
 }
 
@@ -121,15 +240,17 @@ fn print_load_table(loads: &[DatasetVersion]) {
 
 /// `cadena serve`: the HTTP API with the ingestion worker in the background, until
 /// Ctrl-C or SIGTERM; a load in progress is finished before the process exits.
-pub async fn serve(store: Store, bind: SocketAddr, demo: bool) -> anyhow::Result<()> {
+pub async fn serve(store: Store, index_dir: &Path, bind: SocketAddr, demo: bool) -> anyhow::Result<()> {
+    let index = Arc::new(EntityIndex::open_or_create(index_dir)?);
     if demo {
         println!("loading the demo dataset (fictional names) …");
         for report in crate::demo::load_demo(&store).await.context("failed to load the demo dataset")? {
             print_load_summary(&report);
+            index.update_from_load(&store, report.dataset.kind, report.dataset.id).await?;
         }
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let worker = tokio::spawn(Worker::new(store.clone()).run(shutdown_rx));
+    let worker = tokio::spawn(Worker::new(store.clone()).with_index(index.clone()).run(shutdown_rx));
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("failed to listen on {bind}"))?;
     let address = listener.local_addr()?;
     println!("cadena is listening on http://{address}/ (Ctrl-C stops it)");

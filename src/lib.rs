@@ -18,6 +18,7 @@ pub mod csv_reader;
 pub mod demo;
 pub mod http;
 pub mod ingest;
+pub mod matching;
 pub mod records;
 pub mod store;
 pub mod taxid;

@@ -58,6 +58,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild the entity search index from the store.
+    Reindex,
+    /// Screen every supplier of a CSV file against the loaded watchlists and write a report.
+    Screen {
+        /// A supplier CSV file (the same columns as `cadena ingest suppliers`).
+        file: PathBuf,
+        /// Where to write the report (CSV, one row per input row).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Search recruitment agencies (or other entities) by name, tax id or licence number.
+    Search {
+        /// A name or part of one (typos and missing accents are fine), a tax id or a licence number.
+        text: String,
+        /// What to search: agencies (the default), suppliers or watchlist.
+        #[arg(long)]
+        kind: Option<RecordKind>,
+        /// Only entities of this country (ISO 3166-1 alpha-2).
+        #[arg(long)]
+        country: Option<String>,
+        /// Only entities of this region (name or ISO 3166-2 code; give --country with a name).
+        #[arg(long)]
+        region: Option<String>,
+        /// Only agencies with this licence status (active, pending, suspended, expired, revoked, unlicensed).
+        #[arg(long)]
+        status: Option<String>,
+        /// How many results to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON (with the full explanation of each result).
+        #[arg(long)]
+        json: bool,
+    },
     /// Create or update the database schema, then exit (every command also does this).
     Migrate,
 }
@@ -86,9 +119,18 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = Store::open(&cli.store).await?;
+    let index_dir = cli.store.index_dir();
     match cli.command {
-        Command::Serve { bind, demo } => cli::serve(store, bind, demo).await,
-        Command::Ingest { kind, file, source, queue } => cli::ingest(&store, kind, &file, &source, queue).await,
+        Command::Serve { bind, demo } => cli::serve(store, &index_dir, bind, demo).await,
+        Command::Ingest { kind, file, source, queue } => {
+            cli::ingest(&store, &index_dir, kind, &file, &source, queue).await
+        }
+        Command::Reindex => cli::reindex(&store, &index_dir).await,
+        Command::Screen { file, out } => cli::screen(&store, &index_dir, &file, &out).await,
+        Command::Search { text, kind, country, region, status, limit, json } => {
+            let query = cli::search_query(text, kind, country, region, status, limit)?;
+            cli::search(&store, &index_dir, &query, json).await
+        }
         Command::Datasets { id, limit, json } => cli::datasets(&store, id, limit, json).await,
         Command::Migrate => {
             println!("the database schema is up to date");

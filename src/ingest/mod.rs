@@ -179,17 +179,8 @@ fn parse_records<R: Record>(
 ) -> Result<FileInfo, FileError> {
     let file = CsvFile::from_bytes(file_name, bytes);
     let (header, rows) = file.rows().map_err(|err| FileError { message: err.to_string() })?;
-    let columns = ColumnMap::new(R::KIND, &header).map_err(|missing| FileError {
-        message: format!(
-            "{}:1: the header lacks the required column{} {} (found: {}; expected for {}: {})",
-            file.name,
-            if missing.len() > 1 { "s" } else { "" },
-            missing.join(", "),
-            header.join(", "),
-            R::KIND,
-            R::KIND.csv_columns().collect::<Vec<_>>().join(", "),
-        ),
-    })?;
+    let columns = ColumnMap::new(R::KIND, &header)
+        .map_err(|missing| FileError { message: missing_columns_message(&file.name, &header, R::KIND, &missing) })?;
     let file_info = FileInfo { encoding: file.encoding.name(), delimiter: file.delimiter_name() };
 
     // The first line each key was seen on: a repeated key is rejected, the first row kept.
@@ -213,6 +204,19 @@ fn parse_records<R: Record>(
     }
     let _ = chunk_tx.blocking_send(chunk);
     Ok(file_info)
+}
+
+/// The error for a header that lacks required columns, with what was found and expected.
+pub fn missing_columns_message(file_name: &str, header: &[String], kind: RecordKind, missing: &[&str]) -> String {
+    format!(
+        "{}:1: the header lacks the required column{} {} (found: {}; expected for {}: {})",
+        file_name,
+        if missing.len() > 1 { "s" } else { "" },
+        missing.join(", "),
+        header.join(", "),
+        kind,
+        kind.csv_columns().collect::<Vec<_>>().join(", "),
+    )
 }
 
 /// Validates one row and prepares its record, or says everything wrong with it.

@@ -2,12 +2,14 @@
 //! `cadena serve`. Several workers (processes, or replicas on one PostgreSQL database)
 //! can share the queue; each load is claimed by exactly one of them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::watch;
 
 use super::{LoadReport, LoadRequest, run_load};
+use crate::matching::index::EntityIndex;
 use crate::store::{DatasetVersion, Store};
 
 /// How often an idle worker looks for loads queued by other processes.
@@ -16,11 +18,18 @@ const POLL_INTERVAL: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct Worker {
     store: Store,
+    index: Option<Arc<EntityIndex>>,
 }
 
 impl Worker {
     pub fn new(store: Store) -> Worker {
-        Worker { store }
+        Worker { store, index: None }
+    }
+
+    /// Keeps `index` up to date with every load this worker runs.
+    pub fn with_index(mut self, index: Arc<EntityIndex>) -> Worker {
+        self.index = Some(index);
+        self
     }
 
     /// Runs queued loads until none is left, and returns what each one did. A load
@@ -65,6 +74,10 @@ impl Worker {
             n_rejected = report.dataset.n_rejected,
             "load completed"
         );
+        if let Some(index) = &self.index {
+            let n_indexed = index.update_from_load(&self.store, report.dataset.kind, report.dataset.id).await?;
+            tracing::info!(dataset_id = report.dataset.id, n_indexed, "index updated");
+        }
         Ok(report)
     }
 

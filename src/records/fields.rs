@@ -78,6 +78,11 @@ pub fn parse_country(cell: &str) -> Result<String, String> {
 
 /// Country names, folded, that people in the region write and the ISO English short
 /// names do not cover (Spanish and Portuguese names, and short forms such as "Bolivia").
+/// The Spanish and Portuguese country names (and other aliases) that cadena reads, folded.
+pub fn country_alias_names() -> impl Iterator<Item = &'static str> {
+    COUNTRY_ALIASES.iter().map(|(name, _)| *name)
+}
+
 const COUNTRY_ALIASES: &[(&str, &str)] = &[
     ("alemania", "DE"),
     ("alemanha", "DE"),

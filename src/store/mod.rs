@@ -22,13 +22,20 @@ pub use datasets::{DatasetVersion, LoadStatus, RejectedRow};
 /// Where the store lives, as configured on the command line or in the environment.
 #[derive(clap::Args, Debug, Clone)]
 pub struct StoreConfig {
-    /// Directory for the embedded SQLite database (and, later, the search index).
+    /// Directory for the embedded SQLite database and the search index (`index/`).
     #[arg(long, env = "CADENA_DATA_DIR", default_value = "cadena-data", global = true)]
     pub data_dir: PathBuf,
     /// PostgreSQL URL (postgres://…) for a shared store; the SQLite file in the data
     /// directory is used when this is not given.
     #[arg(long, env = "CADENA_DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+}
+
+impl StoreConfig {
+    /// Where the entity search index lives: `index/` in the data directory, whichever database is used.
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
+    }
 }
 
 /// Which database the store runs on.

@@ -171,7 +171,49 @@ fn select_records(kind: RecordKind, conditions: &str) -> sqlx::AssertSqlSafe<Str
     sqlx::AssertSqlSafe(format!("SELECT {} FROM {} {conditions}", record_columns(kind).join(", "), kind.table()))
 }
 
+/// A record with the source and key it is stored under.
+#[derive(Debug, Clone)]
+pub struct StoredRecord<R> {
+    pub source: String,
+    pub key: String,
+    pub record: R,
+}
+
 impl Store {
+    /// Reads records of one kind in `(source, key)` order, `limit` at a time, starting after
+    /// `after`; with `changed_in`, only those that load inserted or changed.
+    pub async fn page_records<R: Record>(
+        &self,
+        changed_in: Option<i64>,
+        after: Option<&(String, String)>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<StoredRecord<R>>> {
+        let (after_source, after_key) = after.cloned().unwrap_or_default();
+        let changed = if changed_in.is_some() { "dataset_id = $4 AND" } else { "$4 = $4 AND" };
+        let sql = format!(
+            "SELECT source, record_key, {} FROM {} WHERE {changed} (source > $1 OR (source = $1 AND record_key > $2)) \
+             ORDER BY source, record_key LIMIT $3",
+            record_columns(R::KIND).join(", "),
+            R::KIND.table()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after_source)
+            .bind(after_key)
+            .bind(limit)
+            .bind(changed_in.unwrap_or(0))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredRecord {
+                    source: row.try_get("source")?,
+                    key: row.try_get("record_key")?,
+                    record: record_from_row(row)?,
+                })
+            })
+            .collect()
+    }
+
     /// Reads one record by its source and key.
     pub async fn get_record<R: Record>(&self, source: &str, key: &str) -> sqlx::Result<Option<R>> {
         let sql = select_records(R::KIND, "WHERE source = $1 AND record_key = $2");

@@ -1,0 +1,458 @@
+//! The tantivy index of screenable entities: watchlist entries, suppliers and agencies.
+//!
+//! One document per record. Candidates come from three indexed fields: the names'
+//! distinctive words (`words`), their character trigrams (`grams`, for typos and run
+//! together words) and the normalised tax id (`tax_id`). Filters use exact-term fields
+//! (`kind`, `country`, `region_code`, `licence_status`, `licence_number`). What scoring and
+//! explanations need is stored with the document, so a candidate never costs a SQL read.
+//!
+//! The index is derived data: `cadena reindex` rebuilds it from the store, and the
+//! ingestion worker updates it after every load (see [`EntityIndex::update_from_load`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
+use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use super::normalize::{NormalizedName, WordClass, normalize};
+use crate::records::{Agency, Record, RecordKind, Supplier, WatchlistEntry};
+use crate::store::Store;
+
+const WHITESPACE: &str = "cadena_whitespace";
+
+/// Memory given to tantivy's writer while building or updating the index.
+const WRITER_MEMORY: usize = 200_000_000;
+
+/// Records read from the store per page while (re)indexing.
+const PAGE_SIZE: i64 = 20_000;
+
+/// The schema's fields.
+#[derive(Clone, Copy)]
+struct Fields {
+    key: Field,
+    kind: Field,
+    entity_id: Field,
+    source: Field,
+    list: Field,
+    country: Field,
+    region: Field,
+    region_code: Field,
+    licence_status: Field,
+    licence_number: Field,
+    licence_expires: Field,
+    tax_id: Field,
+    names: Field,
+    reason: Field,
+    words: Field,
+    grams: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let indexed_text = || {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default().set_tokenizer(WHITESPACE).set_index_option(IndexRecordOption::WithFreqs),
+        )
+    };
+    let fields = Fields {
+        key: builder.add_text_field("key", STRING | STORED),
+        kind: builder.add_text_field("kind", STRING | STORED),
+        entity_id: builder.add_text_field("entity_id", STORED),
+        source: builder.add_text_field("source", STORED),
+        list: builder.add_text_field("list", STRING | STORED),
+        country: builder.add_text_field("country", STRING | STORED),
+        region: builder.add_text_field("region", STORED),
+        region_code: builder.add_text_field("region_code", STRING | STORED),
+        licence_status: builder.add_text_field("licence_status", STRING | STORED),
+        licence_number: builder.add_text_field("licence_number", STRING | STORED),
+        licence_expires: builder.add_text_field("licence_expires", STORED),
+        tax_id: builder.add_text_field("tax_id", STRING | STORED),
+        names: builder.add_text_field("names", STORED),
+        reason: builder.add_text_field("reason", STORED),
+        words: builder.add_text_field("words", indexed_text()),
+        grams: builder.add_text_field("grams", indexed_text()),
+    };
+    (builder.build(), fields)
+}
+
+/// The kinds of record that are indexed for screening and search.
+pub const INDEXED_KINDS: [RecordKind; 3] = [RecordKind::Watchlist, RecordKind::Suppliers, RecordKind::Agencies];
+
+/// An entity as the index stores it.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct IndexedEntity {
+    pub kind: String,
+    pub source: String,
+    pub entity_id: String,
+    /// The main name first, then the aliases.
+    pub names: Vec<String>,
+    pub list: Option<String>,
+    pub tax_id: Option<String>,
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub region_code: Option<String>,
+    pub licence_status: Option<String>,
+    pub licence_number: Option<String>,
+    pub licence_expires: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl IndexedEntity {
+    fn key(&self) -> String {
+        format!("{}\u{1f}{}\u{1f}{}", self.kind, self.source, self.entity_id)
+    }
+}
+
+/// Turns a record into the entity the index stores.
+pub trait Indexable: Record {
+    fn to_entity(&self, source: &str) -> IndexedEntity;
+}
+
+impl Indexable for WatchlistEntry {
+    fn to_entity(&self, source: &str) -> IndexedEntity {
+        IndexedEntity {
+            kind: RecordKind::Watchlist.as_str().to_owned(),
+            source: source.to_owned(),
+            entity_id: self.entity_id.clone(),
+            names: std::iter::once(&self.name).chain(&self.aliases).cloned().collect(),
+            list: self.list.clone(),
+            tax_id: self.tax_id_key.clone(),
+            country: self.country.clone(),
+            reason: self.reason.clone(),
+            ..IndexedEntity::default()
+        }
+    }
+}
+
+impl Indexable for Supplier {
+    fn to_entity(&self, source: &str) -> IndexedEntity {
+        IndexedEntity {
+            kind: RecordKind::Suppliers.as_str().to_owned(),
+            source: source.to_owned(),
+            entity_id: self.supplier_id.clone(),
+            names: std::iter::once(&self.name).chain(&self.aliases).cloned().collect(),
+            tax_id: self.tax_id_key.clone(),
+            country: self.country.clone(),
+            region: self.region.clone(),
+            region_code: self.region_code.clone(),
+            ..IndexedEntity::default()
+        }
+    }
+}
+
+impl Indexable for Agency {
+    fn to_entity(&self, source: &str) -> IndexedEntity {
+        IndexedEntity {
+            kind: RecordKind::Agencies.as_str().to_owned(),
+            source: source.to_owned(),
+            entity_id: self.agency_id.clone(),
+            names: std::iter::once(&self.name).chain(&self.aliases).cloned().collect(),
+            tax_id: self.tax_id_key.clone(),
+            country: self.country.clone(),
+            region: self.region.clone(),
+            region_code: self.region_code.clone(),
+            licence_status: self.licence_status.clone(),
+            licence_number: self.licence_number.as_deref().and_then(licence_number_key),
+            licence_expires: self.licence_expires.map(|date| date.to_string()),
+            ..IndexedEntity::default()
+        }
+    }
+}
+
+/// A licence number as indexed and searched: letters and digits only, upper case.
+pub fn licence_number_key(number: &str) -> Option<String> {
+    crate::records::fields::tax_id_key(number)
+}
+
+/// The character trigrams of a word, with `^` and `$` marking its ends.
+pub fn trigrams(word: &str) -> Vec<String> {
+    let padded: Vec<char> = format!("^{word}$").chars().collect();
+    padded.windows(3).map(|window| window.iter().collect()).collect()
+}
+
+/// The words of a normalised name that the index searches on.
+pub fn indexed_words(name: &NormalizedName) -> impl Iterator<Item = &str> {
+    name.words
+        .iter()
+        .filter(|word| matches!(word.class, WordClass::Regular | WordClass::Generic | WordClass::Qualifier))
+        .map(|word| word.text.as_str())
+}
+
+/// The search index, opened on a directory.
+#[derive(Clone)]
+pub struct EntityIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    dir: PathBuf,
+}
+
+/// Exact-term restrictions on a candidate search.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub kind: Option<RecordKind>,
+    pub country: Option<String>,
+    pub region_code: Option<String>,
+    pub licence_status: Option<String>,
+}
+
+/// What a candidate search looks for.
+#[derive(Debug, Clone, Default)]
+pub struct CandidateQuery<'a> {
+    pub names: &'a [NormalizedName],
+    pub tax_id: Option<&'a str>,
+    pub licence_number: Option<&'a str>,
+    pub filters: Filters,
+}
+
+/// Boosts of the three kinds of evidence in a candidate search.
+const WORD_BOOST: f32 = 3.0;
+const TAX_ID_BOOST: f32 = 20.0;
+
+impl std::fmt::Debug for EntityIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntityIndex").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl EntityIndex {
+    /// Opens the index in `dir`, creating an empty one if there is none.
+    pub fn open_or_create(dir: &Path) -> anyhow::Result<EntityIndex> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the index directory {}", dir.display()))?;
+        let (schema, fields) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .with_context(|| format!("opening the index directory {}", dir.display()))?;
+        let index = Index::open_or_create(directory, schema)
+            .with_context(|| format!("opening the index in {} (rebuild it with `cadena reindex`)", dir.display()))?;
+        Self::from_index(index, fields, dir)
+    }
+
+    fn from_index(index: Index, fields: Fields, dir: &Path) -> anyhow::Result<EntityIndex> {
+        index.tokenizers().register(WHITESPACE, TextAnalyzer::from(WhitespaceTokenizer::default()));
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(EntityIndex { index, reader, fields, dir: dir.to_owned() })
+    }
+
+    /// Rebuilds the index in `dir` from every indexed record in the store: builds a new
+    /// index beside it, then swaps it in, so a failed rebuild leaves the old index.
+    pub async fn rebuild(store: &Store, dir: &Path) -> anyhow::Result<u64> {
+        let building = dir.with_extension("building");
+        if building.exists() {
+            std::fs::remove_dir_all(&building)?;
+        }
+        let index = EntityIndex::open_or_create(&building)?;
+        let mut writer = index.writer()?;
+        let mut count = 0;
+        count += index.add_all::<WatchlistEntry>(store, &mut writer).await?;
+        count += index.add_all::<Supplier>(store, &mut writer).await?;
+        count += index.add_all::<Agency>(store, &mut writer).await?;
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        drop(index);
+        let old = dir.with_extension("old");
+        if old.exists() {
+            std::fs::remove_dir_all(&old)?;
+        }
+        if dir.exists() {
+            std::fs::rename(dir, &old)?;
+        }
+        std::fs::rename(&building, dir)?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old)?;
+        }
+        Ok(count)
+    }
+
+    fn writer(&self) -> anyhow::Result<IndexWriter> {
+        self.index.writer(WRITER_MEMORY).context("the index is locked by another writer")
+    }
+
+    async fn add_all<R: Indexable>(&self, store: &Store, writer: &mut IndexWriter) -> anyhow::Result<u64> {
+        let mut after: Option<(String, String)> = None;
+        let mut count = 0;
+        loop {
+            let page = store.page_records::<R>(None, after.as_ref(), PAGE_SIZE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.source.clone(), last.key.clone()));
+            for stored in &page {
+                writer.add_document(self.document(&stored.record.to_entity(&stored.source)))?;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Brings the index up to date with what one load changed, then reloads the reader.
+    pub async fn update_from_load(&self, store: &Store, kind: RecordKind, dataset_id: i64) -> anyhow::Result<u64> {
+        match kind {
+            RecordKind::Watchlist => self.update_changed::<WatchlistEntry>(store, dataset_id).await,
+            RecordKind::Suppliers => self.update_changed::<Supplier>(store, dataset_id).await,
+            RecordKind::Agencies => self.update_changed::<Agency>(store, dataset_id).await,
+            RecordKind::Procurements | RecordKind::Licences => Ok(0),
+        }
+    }
+
+    async fn update_changed<R: Indexable>(&self, store: &Store, dataset_id: i64) -> anyhow::Result<u64> {
+        let mut writer = self.writer()?;
+        let mut after: Option<(String, String)> = None;
+        let mut count = 0;
+        loop {
+            let page = store.page_records::<R>(Some(dataset_id), after.as_ref(), PAGE_SIZE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.source.clone(), last.key.clone()));
+            for stored in &page {
+                let entity = stored.record.to_entity(&stored.source);
+                writer.delete_term(Term::from_field_text(self.fields.key, &entity.key()));
+                writer.add_document(self.document(&entity))?;
+                count += 1;
+            }
+        }
+        writer.commit()?;
+        self.reload()?;
+        Ok(count)
+    }
+
+    /// Adds entities directly (benchmarks and tests of the index alone); commits and reloads.
+    pub fn add_entities<'a>(&self, entities: impl IntoIterator<Item = &'a IndexedEntity>) -> anyhow::Result<u64> {
+        let mut writer = self.writer()?;
+        let mut count = 0;
+        for entity in entities {
+            writer.delete_term(Term::from_field_text(self.fields.key, &entity.key()));
+            writer.add_document(self.document(entity))?;
+            count += 1;
+        }
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        self.reload()?;
+        Ok(count)
+    }
+
+    /// Makes the latest commit visible to searches.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        self.reader.reload().context("reloading the index")
+    }
+
+    /// How many entities are indexed.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn document(&self, entity: &IndexedEntity) -> TantivyDocument {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.key, entity.key());
+        doc.add_text(f.kind, &entity.kind);
+        doc.add_text(f.entity_id, &entity.entity_id);
+        doc.add_text(f.source, &entity.source);
+        let optional = [
+            (f.list, &entity.list),
+            (f.tax_id, &entity.tax_id),
+            (f.country, &entity.country),
+            (f.region, &entity.region),
+            (f.region_code, &entity.region_code),
+            (f.licence_status, &entity.licence_status),
+            (f.licence_number, &entity.licence_number),
+            (f.licence_expires, &entity.licence_expires),
+            (f.reason, &entity.reason),
+        ];
+        for (field, value) in optional {
+            if let Some(value) = value {
+                doc.add_text(field, value);
+            }
+        }
+        let mut words: Vec<String> = Vec::new();
+        for name in &entity.names {
+            doc.add_text(f.names, name);
+            let normalized = normalize(name);
+            words.extend(indexed_words(&normalized).map(str::to_owned));
+        }
+        words.sort_unstable();
+        words.dedup();
+        let grams: Vec<String> = words.iter().flat_map(|word| trigrams(word)).collect();
+        doc.add_text(f.words, words.join(" "));
+        doc.add_text(f.grams, grams.join(" "));
+        doc
+    }
+
+    fn entity(&self, doc: &TantivyDocument) -> IndexedEntity {
+        let f = &self.fields;
+        let text = |field| doc.get_first(field).and_then(|value| value.as_str()).map(str::to_owned);
+        IndexedEntity {
+            kind: text(f.kind).unwrap_or_default(),
+            source: text(f.source).unwrap_or_default(),
+            entity_id: text(f.entity_id).unwrap_or_default(),
+            names: doc.get_all(f.names).filter_map(|value| value.as_str().map(str::to_owned)).collect(),
+            list: text(f.list),
+            tax_id: text(f.tax_id),
+            country: text(f.country),
+            region: text(f.region),
+            region_code: text(f.region_code),
+            licence_status: text(f.licence_status),
+            licence_number: text(f.licence_number),
+            licence_expires: text(f.licence_expires),
+            reason: text(f.reason),
+        }
+    }
+
+    /// The best `budget` candidates for a query, best first by tantivy's BM25 score.
+    pub fn candidates(&self, query: &CandidateQuery, budget: usize) -> anyhow::Result<Vec<IndexedEntity>> {
+        let f = &self.fields;
+        let term = |field, text: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic))
+        };
+        let scored_term = |field, text: &str, boost: f32| -> Box<dyn Query> {
+            Box::new(BoostQuery::new(
+                Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs)),
+                boost,
+            ))
+        };
+        let mut words: Vec<&str> = query.names.iter().flat_map(indexed_words).collect();
+        words.sort_unstable();
+        words.dedup();
+        let mut grams: Vec<String> = words.iter().flat_map(|word| trigrams(word)).collect();
+        grams.sort_unstable();
+        grams.dedup();
+
+        let mut evidence: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        evidence.extend(words.iter().map(|word| (Occur::Should, scored_term(f.words, word, WORD_BOOST))));
+        evidence.extend(grams.iter().map(|gram| (Occur::Should, scored_term(f.grams, gram, 1.0))));
+        if let Some(tax_id) = query.tax_id {
+            evidence.push((Occur::Should, scored_term(f.tax_id, tax_id, TAX_ID_BOOST)));
+        }
+        if let Some(number) = query.licence_number {
+            evidence.push((Occur::Should, scored_term(f.licence_number, number, TAX_ID_BOOST)));
+        }
+        if evidence.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(evidence)))];
+        let filters = &query.filters;
+        if let Some(kind) = filters.kind {
+            clauses.push((Occur::Must, term(f.kind, kind.as_str())));
+        }
+        for (field, value) in [
+            (f.country, &filters.country),
+            (f.region_code, &filters.region_code),
+            (f.licence_status, &filters.licence_status),
+        ] {
+            if let Some(value) = value {
+                clauses.push((Occur::Must, term(field, value)));
+            }
+        }
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(budget).order_by_score())?;
+        top.into_iter().map(|(_, address)| Ok(self.entity(&searcher.doc::<TantivyDocument>(address)?))).collect()
+    }
+}

@@ -1,0 +1,384 @@
+//! Entity matching: who on a watchlist is, or looks like, the supplier or agency screened.
+//!
+//! - [`normalize`] turns a raw name into classified words;
+//! - [`score`] compares two normalised names and explains the comparison;
+//! - [`index`] is the tantivy index that finds candidates among all loaded entities;
+//! - [`Matcher`] puts them together: candidates from the index, rescored name by name,
+//!   with tax id and country as qualifiers, against two thresholds;
+//! - [`screen`] is the batch screening of a supplier file (`cadena screen`);
+//! - [`evaluation`] holds the shared quality set-ups used by tests and benchmarks.
+
+pub mod evaluation;
+pub mod index;
+pub mod normalize;
+pub mod score;
+pub mod screen;
+
+use serde::{Deserialize, Serialize};
+
+use self::index::{CandidateQuery, EntityIndex, Filters, IndexedEntity, licence_number_key};
+use self::normalize::{NormalizedName, normalize};
+use self::score::{NameComparison, WordPair, compare};
+use crate::records::RecordKind;
+use crate::records::fields::tax_id_key;
+use crate::taxid::{self, TaxIdCheck};
+
+/// The score at or above which a match is *strong*: act on it.
+pub const DEFAULT_STRONG_THRESHOLD: f64 = 0.92;
+/// The score at or above which a match is *possible*: an officer should look at it.
+/// Chosen on the PATSTAT screening benchmark (see the README's matching section).
+pub const DEFAULT_POSSIBLE_THRESHOLD: f64 = 0.80;
+
+/// How many candidates the index returns for rescoring.
+pub const CANDIDATE_BUDGET: usize = 40;
+
+/// How much a name score keeps when both sides have valid, different tax ids.
+const DIFFERENT_TAX_ID_FACTOR: f64 = 0.9;
+/// How much a name score keeps when both countries are known and differ.
+const COUNTRY_MISMATCH_FACTOR: f64 = 0.9;
+
+/// The two match thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub strong: f64,
+    pub possible: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds { strong: DEFAULT_STRONG_THRESHOLD, possible: DEFAULT_POSSIBLE_THRESHOLD }
+    }
+}
+
+/// How strong a match is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strength {
+    None,
+    Possible,
+    Strong,
+}
+
+impl Strength {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strength::None => "none",
+            Strength::Possible => "possible",
+            Strength::Strong => "strong",
+        }
+    }
+}
+
+/// Who is being screened.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ScreeningQuery {
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub tax_id: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+}
+
+/// What the tax ids of the two sides say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TaxIdEvidence {
+    /// One side or both have no tax id.
+    NotCompared,
+    /// Both sides carry the same id; `valid` tells whether it passed its country's check.
+    Same { tax_id: String, valid: Option<bool>, scheme: Option<String> },
+    /// The ids differ.
+    Different { query: String, listed: String },
+}
+
+/// A fact about the match worth showing on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    /// The same valid tax id: strong evidence whatever the names say.
+    SameTaxId,
+    /// The same tax id under a name that does not match.
+    SameTaxIdDifferentName,
+    /// A matching name with a different tax id.
+    SameNameDifferentTaxId,
+    /// The query's tax id fails its country's check (kept, and compared as written).
+    InvalidQueryTaxId,
+    /// Both countries are known and differ.
+    CountryMismatch,
+}
+
+/// Why an entity matched, in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The query name (or alias) that matched best.
+    pub query_name: String,
+    /// The listed name (or alias) it matched.
+    pub matched_name: String,
+    pub name_score: f64,
+    pub word_pairs: Vec<WordPair>,
+    pub unmatched_query_words: Vec<String>,
+    pub unmatched_listed_words: Vec<String>,
+    pub tax_id: TaxIdEvidence,
+    pub query_country: Option<String>,
+    pub listed_country: Option<String>,
+    pub signals: Vec<Signal>,
+    pub score: f64,
+}
+
+/// One entity found for a query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    pub entity: IndexedEntity,
+    pub score: f64,
+    pub strength: Strength,
+    pub explanation: Explanation,
+}
+
+/// Screening and search over the entity index.
+pub struct Matcher {
+    index: EntityIndex,
+    thresholds: Thresholds,
+}
+
+/// An agency (or any entity) search as an inspector types it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SearchQuery {
+    /// A name or part of one, a tax id or a licence number.
+    pub text: String,
+    pub kind: Option<RecordKind>,
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub licence_status: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// The lowest search score worth showing.
+pub const SEARCH_MIN_SCORE: f64 = 0.5;
+const SEARCH_DEFAULT_LIMIT: usize = 20;
+
+impl Matcher {
+    pub fn new(index: EntityIndex, thresholds: Thresholds) -> Matcher {
+        Matcher { index, thresholds }
+    }
+
+    pub fn index(&self) -> &EntityIndex {
+        &self.index
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    /// Screens one supplier or agency against the watchlists: every entity at or above
+    /// the *possible* threshold, best first.
+    pub fn screen(&self, query: &ScreeningQuery) -> anyhow::Result<Vec<Match>> {
+        let names: Vec<NormalizedName> =
+            std::iter::once(&query.name).chain(&query.aliases).map(|name| normalize(name)).collect();
+        let tax_id = query.tax_id.as_deref().and_then(tax_id_key);
+        let candidate_query = CandidateQuery {
+            names: &names,
+            tax_id: tax_id.as_deref(),
+            licence_number: None,
+            filters: Filters { kind: Some(RecordKind::Watchlist), ..Filters::default() },
+        };
+        let candidates = self.index.candidates(&candidate_query, CANDIDATE_BUDGET)?;
+        let query_names: Vec<&str> =
+            std::iter::once(query.name.as_str()).chain(query.aliases.iter().map(String::as_str)).collect();
+        let mut matches: Vec<Match> = candidates
+            .into_iter()
+            .map(|entity| self.rescore(query, &query_names, &names, entity))
+            .filter(|found| found.strength >= Strength::Possible)
+            .collect();
+        sort_best_first(&mut matches);
+        Ok(matches)
+    }
+
+    /// Compares a query with one candidate: best name pair, then tax id and country.
+    fn rescore(
+        &self,
+        query: &ScreeningQuery,
+        query_names: &[&str],
+        names: &[NormalizedName],
+        entity: IndexedEntity,
+    ) -> Match {
+        let (query_name, matched_name, comparison) = best_name_pair(query_names, names, &entity.names);
+        let name_score = comparison.score;
+        let mut score = name_score;
+        let mut signals = Vec::new();
+
+        let tax_id = match (query.tax_id.as_deref(), entity.tax_id.as_deref()) {
+            (Some(raw), Some(listed)) if tax_id_key(raw).is_some() => {
+                let query_key = tax_id_key(raw).unwrap_or_default();
+                let check = taxid::validate(query.country.as_deref().or(entity.country.as_deref()), raw);
+                let (valid, scheme) = match &check {
+                    TaxIdCheck::Valid { scheme, .. } => (Some(true), Some(scheme.label().to_owned())),
+                    TaxIdCheck::Invalid { scheme, .. } => (Some(false), Some(scheme.label().to_owned())),
+                    TaxIdCheck::Unchecked => (None, None),
+                };
+                if valid == Some(false) {
+                    signals.push(Signal::InvalidQueryTaxId);
+                }
+                if query_key == listed {
+                    if valid != Some(false) {
+                        signals.push(Signal::SameTaxId);
+                        score = score.max(self.thresholds.strong);
+                    } else {
+                        score = score.max(self.thresholds.possible);
+                    }
+                    if name_score < self.thresholds.possible {
+                        signals.push(Signal::SameTaxIdDifferentName);
+                    }
+                    TaxIdEvidence::Same { tax_id: query_key, valid, scheme }
+                } else {
+                    if valid == Some(true) {
+                        score *= DIFFERENT_TAX_ID_FACTOR;
+                    }
+                    if name_score >= self.thresholds.possible {
+                        signals.push(Signal::SameNameDifferentTaxId);
+                    }
+                    TaxIdEvidence::Different { query: query_key, listed: listed.to_owned() }
+                }
+            }
+            _ => TaxIdEvidence::NotCompared,
+        };
+        let same_tax_id = signals.contains(&Signal::SameTaxId);
+        if let (Some(ours), Some(theirs)) = (query.country.as_deref(), entity.country.as_deref()) {
+            if !ours.eq_ignore_ascii_case(theirs) {
+                signals.push(Signal::CountryMismatch);
+                if !same_tax_id {
+                    score *= COUNTRY_MISMATCH_FACTOR;
+                }
+            }
+        }
+        let strength = self.strength(score);
+        let explanation = Explanation {
+            query_name,
+            matched_name,
+            name_score,
+            word_pairs: comparison.pairs,
+            unmatched_query_words: comparison.unmatched_query,
+            unmatched_listed_words: comparison.unmatched_listed,
+            tax_id,
+            query_country: query.country.clone(),
+            listed_country: entity.country.clone(),
+            signals,
+            score,
+        };
+        Match { entity, score, strength, explanation }
+    }
+
+    fn strength(&self, score: f64) -> Strength {
+        if score >= self.thresholds.strong {
+            Strength::Strong
+        } else if score >= self.thresholds.possible {
+            Strength::Possible
+        } else {
+            Strength::None
+        }
+    }
+
+    /// Searches entities (agencies by default) by part of a name, a name with typos or
+    /// missing accents, a tax id or a licence number; best first. A result's score is how
+    /// much of what was typed it covers.
+    pub fn search(&self, query: &SearchQuery) -> anyhow::Result<Vec<Match>> {
+        let text = query.text.trim();
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names = vec![normalize(text)];
+        let id_key = tax_id_key(text);
+        let licence_key = licence_number_key(text);
+        let filters = Filters {
+            kind: Some(query.kind.unwrap_or(RecordKind::Agencies)),
+            country: query.country.clone(),
+            region_code: query.region.clone(),
+            licence_status: query.licence_status.clone(),
+        };
+        let candidate_query = CandidateQuery {
+            names: &names,
+            tax_id: id_key.as_deref(),
+            licence_number: licence_key.as_deref(),
+            filters,
+        };
+        let limit = query.limit.unwrap_or(SEARCH_DEFAULT_LIMIT);
+        let candidates = self.index.candidates(&candidate_query, CANDIDATE_BUDGET.max(limit))?;
+        let mut found: Vec<Match> = candidates
+            .into_iter()
+            .map(|entity| {
+                let exact_id = id_key.is_some() && (entity.tax_id == id_key || entity.licence_number == licence_key);
+                let (query_name, matched_name, comparison) = best_name_pair(&[text], &names, &entity.names);
+                let coverage = query_coverage(&comparison, &names[0]);
+                let score = if exact_id { 1.0 } else { 0.8 * coverage + 0.2 * comparison.score };
+                let explanation = Explanation {
+                    query_name,
+                    matched_name,
+                    name_score: comparison.score,
+                    word_pairs: comparison.pairs,
+                    unmatched_query_words: comparison.unmatched_query,
+                    unmatched_listed_words: comparison.unmatched_listed,
+                    tax_id: if exact_id {
+                        TaxIdEvidence::Same { tax_id: id_key.clone().unwrap_or_default(), valid: None, scheme: None }
+                    } else {
+                        TaxIdEvidence::NotCompared
+                    },
+                    query_country: query.country.clone(),
+                    listed_country: entity.country.clone(),
+                    signals: Vec::new(),
+                    score,
+                };
+                Match { strength: self.strength(score), entity, score, explanation }
+            })
+            .filter(|found| found.score >= SEARCH_MIN_SCORE)
+            .collect();
+        sort_best_first(&mut found);
+        found.truncate(limit);
+        Ok(found)
+    }
+}
+
+/// The share of the query's weight that found a partner in the listed name.
+fn query_coverage(comparison: &NameComparison, query: &NormalizedName) -> f64 {
+    let weight_of = |text: &str| {
+        query.words.iter().find(|word| word.text == text).map_or(0.0, |word| score::class_weight(word.class))
+    };
+    let total: f64 = query.words.iter().map(|word| score::class_weight(word.class)).sum();
+    if total == 0.0 {
+        return 0.0;
+    }
+    let covered: f64 =
+        comparison.pairs.iter().map(|pair| pair.similarity * pair.query.split(' ').map(weight_of).sum::<f64>()).sum();
+    (covered / total).min(1.0)
+}
+
+/// The best-scoring pair of a query name and a listed name.
+fn best_name_pair(
+    query_names: &[&str],
+    normalized: &[NormalizedName],
+    listed: &[String],
+) -> (String, String, NameComparison) {
+    let mut best: Option<(String, String, NameComparison)> = None;
+    for listed_name in listed {
+        let listed_normalized = normalize(listed_name);
+        for (query_name, query_normalized) in query_names.iter().zip(normalized) {
+            let comparison = compare(query_normalized, &listed_normalized);
+            if best.as_ref().is_none_or(|(_, _, current)| comparison.score > current.score) {
+                best = Some(((*query_name).to_owned(), listed_name.clone(), comparison));
+            }
+        }
+    }
+    best.unwrap_or_else(|| {
+        let empty =
+            NameComparison { score: 0.0, pairs: Vec::new(), unmatched_query: Vec::new(), unmatched_listed: Vec::new() };
+        (query_names.first().map(|name| (*name).to_owned()).unwrap_or_default(), String::new(), empty)
+    })
+}
+
+fn sort_best_first(matches: &mut [Match]) {
+    matches.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.entity.source.cmp(&b.entity.source))
+            .then_with(|| a.entity.entity_id.cmp(&b.entity.entity_id))
+    });
+}

@@ -1,0 +1,474 @@
+//! Name normalisation: from a raw organisation name to classified words.
+//!
+//! `"Minera Ficticia Oro Verde S.A.C."` becomes `minera ficticia oro verde sac`, with
+//! `sac` tagged as a legal form. The steps, in order:
+//!
+//! 1. transliteration to ASCII ([`deunicode`]: accents folded, non-Latin scripts romanised);
+//! 2. lower case; apostrophes dropped inside words (`EHLEKTR'ONIKS` → `ehlektroniks`);
+//! 3. split on everything that is not a letter or digit;
+//! 4. runs of single letters joined (`S.A.C.` → `sac`, `N. V.` → `nv`, `D S M` → `dsm`);
+//! 5. each word classified: legal form (longest phrase from `legal_forms.txt`, which cites
+//!    its source), generic business word, particle, or a regular (distinctive) word.
+//!
+//! Classification never drops a word: scoring down-weights legal forms, generic words and
+//! particles so that they can neither create a match nor, by their absence, break one.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+/// What a word contributes to a name's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WordClass {
+    /// A distinctive word: `akzo`, `oro`, `verde`.
+    Regular,
+    /// A common business word: `servicios`, `comercial`, `company`, `group`.
+    Generic,
+    /// Where or which branch: a place name, words in parentheses, or words after the
+    /// legal form and a comma (`Cargill B.V., Bergen op Zoom`).
+    Qualifier,
+    /// Part of a legal form: `sac`, `ltda`, `sa de cv`, `gmbh`.
+    LegalForm,
+    /// A joining word (`de`, `del`, `da`, `dos`, `y`, `and`) or a lone initial.
+    Particle,
+}
+
+/// One word of a normalised name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    pub text: String,
+    pub class: WordClass,
+}
+
+/// A name after normalisation: its words in their original order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NormalizedName {
+    pub words: Vec<Word>,
+}
+
+impl NormalizedName {
+    /// The words that identify the name (regular and generic ones), in order.
+    pub fn significant(&self) -> impl Iterator<Item = &Word> {
+        self.words.iter().filter(|word| matches!(word.class, WordClass::Regular | WordClass::Generic))
+    }
+
+    /// All words joined by single spaces.
+    pub fn text(&self) -> String {
+        self.words.iter().map(|word| word.text.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+}
+
+/// The longest legal-form phrase, in words.
+const MAX_LEGAL_FORM_WORDS: usize = 5;
+
+/// A word at least this long that is this similar to a one-word legal form is taken for
+/// a misspelling of it (`Aktiengeselschaft`).
+const FUZZY_LEGAL_FORM_MIN_LEN: usize = 9;
+const FUZZY_LEGAL_FORM_SIMILARITY: f64 = 0.95;
+
+static LEGAL_FORMS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("legal_forms.txt")
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| line.split('\t').next().unwrap_or(line).trim())
+        .collect()
+});
+
+/// The long one-word legal forms, for recognising misspellings.
+static LONG_LEGAL_FORMS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut long: Vec<&str> = LEGAL_FORMS
+        .iter()
+        .copied()
+        .filter(|form| !form.contains(' ') && form.len() >= FUZZY_LEGAL_FORM_MIN_LEN)
+        .collect();
+    long.sort_unstable();
+    long
+});
+
+/// Common business words in Spanish, Portuguese and English (and a few from other
+/// languages seen in supplier files). They say what a company does, not which one it is.
+const GENERIC_WORDS: &[&str] = &[
+    // Spanish
+    "servicios",
+    "servicio",
+    "comercial",
+    "comerciales",
+    "comercializadora",
+    "comercio",
+    "empresa",
+    "empresas",
+    "grupo",
+    "corporativo",
+    "corporacion",
+    "industrial",
+    "industriales",
+    "industrias",
+    "industria",
+    "internacional",
+    "inversiones",
+    "negocios",
+    "distribuidora",
+    "distribuciones",
+    "importadora",
+    "exportadora",
+    "importaciones",
+    "exportaciones",
+    "general",
+    "generales",
+    "nacional",
+    "global",
+    "soluciones",
+    "consultores",
+    "consultoria",
+    "asociados",
+    "hermanos",
+    "hnos",
+    "sociedad",
+    "proyectos",
+    "representaciones",
+    "operadora",
+    "productos",
+    "compania",
+    "negociacion",
+    // Portuguese
+    "servicos",
+    "industria",
+    "solucoes",
+    "associados",
+    "irmaos",
+    "produtos",
+    "participacoes",
+    "importacao",
+    "exportacao",
+    "companhia",
+    // English
+    "company",
+    "companies",
+    "group",
+    "holding",
+    "holdings",
+    "international",
+    "intl",
+    "industries",
+    "services",
+    "service",
+    "solutions",
+    "trading",
+    "enterprises",
+    "enterprise",
+    "national",
+    "products",
+    "systems",
+    "associates",
+    "partners",
+    "ventures",
+    "worldwide",
+    "imports",
+    "exports",
+    "import",
+    "export",
+    "technologies",
+    "technology",
+    "tech",
+    // Other languages common in company names
+    "gruppe",
+    "groep",
+    "internationale",
+];
+
+/// Joining words that carry no identity: articles, prepositions and conjunctions.
+const PARTICLES: &[&str] = &[
+    "de", "del", "la", "las", "los", "el", "y", "e", "da", "das", "do", "dos", "di", "du", "des", "le", "les", "et",
+    "and", "the", "of", "for", "van", "von", "der", "den", "het", "und", "en", "a",
+];
+
+/// Place words that are not country names: continents and common local names of countries.
+const PLACE_WORDS: &[&str] = &[
+    "europe",
+    "europa",
+    "asia",
+    "africa",
+    "america",
+    "americas",
+    "latinoamerica",
+    "latam",
+    "iberica",
+    "andina",
+    "holland",
+    "nederland",
+    "deutschland",
+    "schweiz",
+    "suisse",
+    "svizzera",
+    "espana",
+    "italia",
+    "nippon",
+    "usa",
+    "uk",
+];
+
+static GENERIC: LazyLock<HashSet<&'static str>> = LazyLock::new(|| GENERIC_WORDS.iter().copied().collect());
+static PARTICLE: LazyLock<HashSet<&'static str>> = LazyLock::new(|| PARTICLES.iter().copied().collect());
+
+/// One-word country names (ISO 3166 English short names and the Spanish and Portuguese
+/// names cadena reads) and [`PLACE_WORDS`].
+static PLACES: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    let iso_names = rust_iso3166::ALL.iter().map(|country| crate::records::fields::fold(country.name));
+    let aliases = crate::records::fields::country_alias_names().map(str::to_owned);
+    iso_names
+        .chain(aliases)
+        .chain(PLACE_WORDS.iter().map(|word| (*word).to_owned()))
+        .filter(|name| !name.contains(' '))
+        .collect()
+});
+
+/// A word as split from the raw name, with where it stood.
+#[derive(Debug)]
+struct RawWord {
+    text: String,
+    in_parentheses: bool,
+    /// How many commas (or semicolons) come before it in the name.
+    clause: usize,
+    /// Made of single letters so far (`s`, `sa`), so a following single letter joins it.
+    joinable_run: bool,
+}
+
+/// Normalises a raw name into classified words.
+pub fn normalize(raw: &str) -> NormalizedName {
+    NormalizedName { words: classify(numbers_as_digits(split(raw))) }
+}
+
+const UNITS: &[&str] = &[
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+const TENS: &[&str] = &["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+const ORDINALS: &[&str] =
+    &["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"];
+
+/// English number words and ordinals as digits: `first` and `1st` → `1`, `forty four` → `44`.
+fn numbers_as_digits(words: Vec<RawWord>) -> Vec<RawWord> {
+    let mut out: Vec<RawWord> = Vec::with_capacity(words.len());
+    for mut word in words {
+        let text = word.text.as_str();
+        let value = UNITS
+            .iter()
+            .position(|unit| *unit == text)
+            .or_else(|| ORDINALS.iter().skip(1).position(|ordinal| *ordinal == text).map(|index| index + 1))
+            .or_else(|| {
+                let digits = text.strip_suffix("st").or(text.strip_suffix("nd")).or(text.strip_suffix("rd"));
+                let digits = digits.or(text.strip_suffix("th"))?;
+                (!digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit())).then(|| digits.parse().ok())?
+            });
+        if let Some(tens) = TENS.iter().position(|tens| !tens.is_empty() && *tens == text) {
+            word.text = (tens * 10).to_string();
+        } else if let Some(value) = value {
+            word.text = value.to_string();
+        }
+        // "forty four" / "forty-four" / "forty 4": a tens word followed by a unit digit.
+        if let Some(previous) = out.last_mut() {
+            let is_round_tens = previous.text.len() == 2 && previous.text.ends_with('0') && previous.text != "00";
+            let is_unit = word.text.len() == 1 && word.text != "0" && word.text.as_bytes()[0].is_ascii_digit();
+            if is_round_tens && is_unit && previous.clause == word.clause {
+                previous.text.pop();
+                previous.text.push_str(&word.text);
+                continue;
+            }
+        }
+        out.push(word);
+    }
+    out
+}
+
+/// Steps 1–4 of the module docs, returning only the words' text.
+pub fn split_words(raw: &str) -> Vec<String> {
+    split(raw).into_iter().map(|word| word.text).collect()
+}
+
+/// Steps 1–4: ASCII, lower case, split, single letters joined.
+fn split(raw: &str) -> Vec<RawWord> {
+    let ascii = deunicode::deunicode(raw).to_ascii_lowercase();
+    let mut words: Vec<RawWord> = Vec::new();
+    let mut current = String::new();
+    let mut depth: usize = 0;
+    let mut clause = 0;
+    let mut chars = ascii.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch.is_ascii_alphanumeric() {
+            current.push(ch);
+            continue;
+        }
+        if ch == '\'' || ch == '`' {
+            // Apostrophes join: "d'Oro" -> "doro", "EHLEKTR'ONIKS" -> "ehlektroniks"; an
+            // English possessive goes: "Bank's" -> "bank".
+            if chars.peek() == Some(&'s') && !current.is_empty() {
+                let mut ahead = chars.clone();
+                ahead.next();
+                if ahead.peek().is_none_or(|next| !next.is_ascii_alphanumeric()) {
+                    chars.next();
+                }
+            }
+            continue;
+        }
+        push_word(&mut words, &mut current, depth > 0, clause);
+        match ch {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            ',' | ';' => clause += 1,
+            _ => {}
+        }
+    }
+    push_word(&mut words, &mut current, depth > 0, clause);
+    words
+}
+
+/// Ends the current word; a single letter following another single letter joins it.
+fn push_word(words: &mut Vec<RawWord>, current: &mut String, in_parentheses: bool, clause: usize) {
+    if current.is_empty() {
+        return;
+    }
+    let text = std::mem::take(current);
+    let is_letter = |text: &str| text.len() == 1 && text.as_bytes()[0].is_ascii_alphabetic();
+    if is_letter(&text) {
+        if let Some(previous) = words.last_mut() {
+            if previous.joinable_run {
+                previous.text.push_str(&text);
+                return;
+            }
+        }
+    }
+    words.push(RawWord { joinable_run: is_letter(&text), text, in_parentheses, clause });
+}
+
+/// Step 5: tags legal-form phrases (longest first), then particles, generic words,
+/// places and qualifiers.
+fn classify(words: Vec<RawWord>) -> Vec<Word> {
+    let texts: Vec<&str> = words.iter().map(|word| word.text.as_str()).collect();
+    let mut classes = vec![WordClass::Regular; words.len()];
+    let mut start = 0;
+    let mut legal_form_end: Option<usize> = None;
+    while start < texts.len() {
+        let longest = (1..=MAX_LEGAL_FORM_WORDS.min(texts.len() - start))
+            .rev()
+            .find(|&len| LEGAL_FORMS.contains(texts[start..start + len].join(" ").as_str()))
+            .or_else(|| is_misspelt_legal_form(texts[start]).then_some(1));
+        match longest {
+            Some(len) => {
+                classes[start..start + len].fill(WordClass::LegalForm);
+                if start > 0 && legal_form_end.is_none() {
+                    legal_form_end = Some(start + len - 1);
+                }
+                start += len;
+            }
+            None => start += 1,
+        }
+    }
+    for (index, (word, class)) in words.iter().zip(classes.iter_mut()).enumerate() {
+        if *class != WordClass::Regular {
+            continue;
+        }
+        let text = word.text.as_str();
+        let after_legal_form_clause = legal_form_end.is_some_and(|end| index > end && word.clause > words[end].clause);
+        *class = if PARTICLE.contains(text) || (text.len() == 1 && text.as_bytes()[0].is_ascii_alphabetic()) {
+            WordClass::Particle
+        } else if word.in_parentheses || after_legal_form_clause || PLACES.contains(text) {
+            WordClass::Qualifier
+        } else if GENERIC.contains(text) {
+            WordClass::Generic
+        } else {
+            WordClass::Regular
+        };
+    }
+    // A name with no distinctive word ("Compañía S.A.", "Holland") keeps its words as its identity.
+    if !classes.iter().any(|class| *class == WordClass::Regular) {
+        for class in classes.iter_mut().filter(|class| matches!(class, WordClass::LegalForm | WordClass::Qualifier)) {
+            *class = WordClass::Regular;
+        }
+    }
+    words.into_iter().zip(classes).map(|(word, class)| Word { text: word.text, class }).collect()
+}
+
+fn is_misspelt_legal_form(word: &str) -> bool {
+    word.len() >= FUZZY_LEGAL_FORM_MIN_LEN
+        && LONG_LEGAL_FORMS
+            .iter()
+            .filter(|form| form.as_bytes()[0] == word.as_bytes()[0])
+            .any(|form| strsim::jaro_winkler(form, word) >= FUZZY_LEGAL_FORM_SIMILARITY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(raw: &str) -> Vec<(String, WordClass)> {
+        normalize(raw).words.into_iter().map(|word| (word.text, word.class)).collect()
+    }
+
+    #[test]
+    fn dotted_legal_forms_become_one_tagged_word() {
+        use WordClass::*;
+        assert_eq!(
+            described("Minera Ficticia Oro Verde S.A.C."),
+            vec![
+                ("minera".into(), Regular),
+                ("ficticia".into(), Regular),
+                ("oro".into(), Regular),
+                ("verde".into(), Regular),
+                ("sac".into(), LegalForm)
+            ]
+        );
+        assert_eq!(normalize("Colocaciones Imaginarias S.A. de C.V.").text(), "colocaciones imaginarias sa de cv");
+        assert!(normalize("Colocaciones Imaginarias S.A. de C.V.").words[2..].iter().all(|w| w.class == LegalForm));
+    }
+
+    #[test]
+    fn accents_case_and_scripts_fold_to_ascii() {
+        assert_eq!(normalize("Carvoaria Imaginária do Cerrado LTDA").text(), "carvoaria imaginaria do cerrado ltda");
+        assert_eq!(normalize("ÑANDÚ Comercial").text(), "nandu comercial");
+        assert_eq!(normalize("Общество Ромашка").text(), "obshchestvo romashka");
+        assert!(!normalize("北京华为").is_empty());
+    }
+
+    #[test]
+    fn apostrophes_join_and_punctuation_splits() {
+        assert_eq!(normalize("KONINKLEJKE FILIPS EHLEKTR'ONIKS N.V.").text(), "koninklejke filips ehlektroniks nv");
+        assert_eq!(normalize("GIST-BROCADES B.V.").text(), "gist brocades bv");
+        assert_eq!(normalize("* AKZO NOBEL N. V.").text(), "akzo nobel nv");
+    }
+
+    #[test]
+    fn generic_words_and_particles_are_tagged() {
+        let name = normalize("Servicios Comerciales del Sur y Asociados");
+        let classes: Vec<_> = name.words.iter().map(|w| w.class).collect();
+        use WordClass::*;
+        assert_eq!(classes, vec![Generic, Generic, Particle, Regular, Particle, Generic]);
+    }
+
+    #[test]
+    fn a_name_of_legal_form_words_only_keeps_them() {
+        let name = normalize("Compañía S.A.");
+        assert!(name.words.iter().all(|w| w.class == WordClass::Regular), "{name:?}");
+    }
+}
