@@ -1,10 +1,15 @@
 //! The tantivy index of screenable entities: watchlist entries, suppliers and agencies.
 //!
-//! One document per record. Candidates come from three indexed fields: the names'
-//! distinctive words (`words`), their character trigrams (`grams`, for typos and run
-//! together words) and the normalised tax id (`tax_id`). Filters use exact-term fields
-//! (`kind`, `country`, `region_code`, `licence_status`, `licence_number`). What scoring and
-//! explanations need is stored with the document, so a candidate never costs a SQL read.
+//! One document per record. Candidates come from one indexed field, `terms`, holding the
+//! names' words, their character trigrams (for typos and run-together words), the
+//! normalised tax id and licence number, each prefixed by the record kind and what it is
+//! (`ww:akzo`, `wg:akz`, `wt:20999999991`). A candidate search is then a flat disjunction
+//! of term queries, which tantivy answers with block-max WAND without scoring every
+//! document that shares a trigram, and the kind needs no filter clause. BM25's idf does
+//! the weighting: a tax id is rarer than a word, a word rarer than a trigram. Other
+//! filters use exact-term fields (`country`, `region_code`, `licence_status`). What
+//! scoring and explanations need is stored with the document, so a candidate never costs
+//! a SQL read.
 //!
 //! The index is derived data: `cadena reindex` rebuilds it from the store, and the
 //! ingestion worker updates it after every load (see [`EntityIndex::update_from_load`]).
@@ -13,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -47,8 +52,7 @@ struct Fields {
     tax_id: Field,
     names: Field,
     reason: Field,
-    words: Field,
-    grams: Field,
+    terms: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -73,8 +77,7 @@ fn schema() -> (Schema, Fields) {
         tax_id: builder.add_text_field("tax_id", STRING | STORED),
         names: builder.add_text_field("names", STORED),
         reason: builder.add_text_field("reason", STORED),
-        words: builder.add_text_field("words", indexed_text()),
-        grams: builder.add_text_field("grams", indexed_text()),
+        terms: builder.add_text_field("terms", indexed_text()),
     };
     (builder.build(), fields)
 }
@@ -194,24 +197,60 @@ pub struct EntityIndex {
 /// Exact-term restrictions on a candidate search.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
-    pub kind: Option<RecordKind>,
     pub country: Option<String>,
     pub region_code: Option<String>,
     pub licence_status: Option<String>,
 }
 
 /// What a candidate search looks for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CandidateQuery<'a> {
+    /// The kind of entity searched.
+    pub kind: RecordKind,
     pub names: &'a [NormalizedName],
     pub tax_id: Option<&'a str>,
     pub licence_number: Option<&'a str>,
     pub filters: Filters,
 }
 
-/// Boosts of the three kinds of evidence in a candidate search.
-const WORD_BOOST: f32 = 3.0;
-const TAX_ID_BOOST: f32 = 20.0;
+/// What a search term stands for.
+#[derive(Debug, Clone, Copy)]
+enum TermKind {
+    Word,
+    Trigram,
+    TaxId,
+    LicenceNumber,
+}
+
+/// The `terms` field's tokens for words and ids of an entity of `kind`: kind letter,
+/// term-kind letter, `:`, text. Sorted and without repeats.
+fn search_terms<'a>(kind: RecordKind, words: &[String], ids: impl Iterator<Item = (TermKind, &'a str)>) -> Vec<String> {
+    let kind_letter = match kind {
+        RecordKind::Watchlist => 'w',
+        RecordKind::Suppliers => 's',
+        RecordKind::Agencies => 'a',
+        RecordKind::Procurements => 'p',
+        RecordKind::Licences => 'l',
+    };
+    let token = |what: TermKind, text: &str| {
+        let what_letter = match what {
+            TermKind::Word => 'w',
+            TermKind::Trigram => 'g',
+            TermKind::TaxId => 't',
+            TermKind::LicenceNumber => 'l',
+        };
+        format!("{kind_letter}{what_letter}:{text}")
+    };
+    let mut terms: Vec<String> = Vec::new();
+    for word in words {
+        terms.push(token(TermKind::Word, word));
+        terms.extend(trigrams(word).iter().map(|gram| token(TermKind::Trigram, gram)));
+    }
+    terms.extend(ids.map(|(what, id)| token(what, id)));
+    terms.sort_unstable();
+    terms.dedup();
+    terms
+}
 
 impl std::fmt::Debug for EntityIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -372,17 +411,15 @@ impl EntityIndex {
                 doc.add_text(field, value);
             }
         }
+        let kind = RecordKind::parse(&entity.kind).unwrap_or(RecordKind::Watchlist);
         let mut words: Vec<String> = Vec::new();
         for name in &entity.names {
             doc.add_text(f.names, name);
             let normalized = normalize(name);
             words.extend(indexed_words(&normalized).map(str::to_owned));
         }
-        words.sort_unstable();
-        words.dedup();
-        let grams: Vec<String> = words.iter().flat_map(|word| trigrams(word)).collect();
-        doc.add_text(f.words, words.join(" "));
-        doc.add_text(f.grams, grams.join(" "));
+        let ids = [(TermKind::TaxId, &entity.tax_id), (TermKind::LicenceNumber, &entity.licence_number)];
+        doc.add_text(f.terms, search_terms(kind, &words, ids.iter().filter_map(|(what, id)| Some((*what, id.as_deref()?)))).join(" "));
         doc
     }
 
@@ -412,36 +449,21 @@ impl EntityIndex {
         let term = |field, text: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic))
         };
-        let scored_term = |field, text: &str, boost: f32| -> Box<dyn Query> {
-            Box::new(BoostQuery::new(
-                Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs)),
-                boost,
-            ))
-        };
-        let mut words: Vec<&str> = query.names.iter().flat_map(indexed_words).collect();
-        words.sort_unstable();
-        words.dedup();
-        let mut grams: Vec<String> = words.iter().flat_map(|word| trigrams(word)).collect();
-        grams.sort_unstable();
-        grams.dedup();
-
-        let mut evidence: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        evidence.extend(words.iter().map(|word| (Occur::Should, scored_term(f.words, word, WORD_BOOST))));
-        evidence.extend(grams.iter().map(|gram| (Occur::Should, scored_term(f.grams, gram, 1.0))));
-        if let Some(tax_id) = query.tax_id {
-            evidence.push((Occur::Should, scored_term(f.tax_id, tax_id, TAX_ID_BOOST)));
-        }
-        if let Some(number) = query.licence_number {
-            evidence.push((Occur::Should, scored_term(f.licence_number, number, TAX_ID_BOOST)));
-        }
+        let words: Vec<String> = query.names.iter().flat_map(indexed_words).map(str::to_owned).collect();
+        let ids = [(TermKind::TaxId, query.tax_id), (TermKind::LicenceNumber, query.licence_number)];
+        let terms = search_terms(query.kind, &words, ids.iter().filter_map(|(what, id)| Some((*what, (*id)?))));
+        let evidence: Vec<(Occur, Box<dyn Query>)> = terms
+            .iter()
+            .map(|text| -> (Occur, Box<dyn Query>) {
+                let term = Term::from_field_text(f.terms, text);
+                (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)))
+            })
+            .collect();
         if evidence.is_empty() {
             return Ok(Vec::new());
         }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(evidence)))];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let filters = &query.filters;
-        if let Some(kind) = filters.kind {
-            clauses.push((Occur::Must, term(f.kind, kind.as_str())));
-        }
         for (field, value) in [
             (f.country, &filters.country),
             (f.region_code, &filters.region_code),
@@ -451,8 +473,15 @@ impl EntityIndex {
                 clauses.push((Occur::Must, term(field, value)));
             }
         }
+        let union = BooleanQuery::new(evidence);
+        let query: Box<dyn Query> = if clauses.is_empty() {
+            Box::new(union)
+        } else {
+            clauses.push((Occur::Must, Box::new(union)));
+            Box::new(BooleanQuery::new(clauses))
+        };
         let searcher = self.reader.searcher();
-        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(budget).order_by_score())?;
+        let top = searcher.search(&query, &TopDocs::with_limit(budget).order_by_score())?;
         top.into_iter().map(|(_, address)| Ok(self.entity(&searcher.doc::<TantivyDocument>(address)?))).collect()
     }
 }

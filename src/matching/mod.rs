@@ -177,10 +177,11 @@ impl Matcher {
             std::iter::once(&query.name).chain(&query.aliases).map(|name| normalize(name)).collect();
         let tax_id = query.tax_id.as_deref().and_then(tax_id_key);
         let candidate_query = CandidateQuery {
+            kind: RecordKind::Watchlist,
             names: &names,
             tax_id: tax_id.as_deref(),
             licence_number: None,
-            filters: Filters { kind: Some(RecordKind::Watchlist), ..Filters::default() },
+            filters: Filters::default(),
         };
         let candidates = self.index.candidates(&candidate_query, CANDIDATE_BUDGET)?;
         let query_names: Vec<&str> =
@@ -290,12 +291,12 @@ impl Matcher {
         let id_key = tax_id_key(text);
         let licence_key = licence_number_key(text);
         let filters = Filters {
-            kind: Some(query.kind.unwrap_or(RecordKind::Agencies)),
             country: query.country.clone(),
             region_code: query.region.clone(),
             licence_status: query.licence_status.clone(),
         };
         let candidate_query = CandidateQuery {
+            kind: query.kind.unwrap_or(RecordKind::Agencies),
             names: &names,
             tax_id: id_key.as_deref(),
             licence_number: licence_key.as_deref(),

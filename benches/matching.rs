@@ -1,0 +1,451 @@
+//! Screening quality and speed with a large watchlist (issue 3's targets).
+//!
+//! `cargo bench --bench matching` — builds a SQLite store with 1,000,000 generated
+//! distractor entities beside the PATSTAT listed names and the CBP entities, rebuilds the
+//! index from the store, then reports:
+//!
+//! - quality: PATSTAT recall / false-positive rate at the default *possible* threshold and
+//!   at a 1 % false-positive rate (set-up of `../shared/data/README.md`), accuracy on the
+//!   nomenklatura organisation pairs, and whether every CBP alias finds its own entity first;
+//! - speed: index build time, single-query latency (p50 / p99, one thread), batch screening
+//!   throughput on all cores, and the process's peak resident memory.
+//!
+//! `CADENA_BENCH_ENTITIES` sets the number of distractors (default 1,000,000).
+
+use std::time::Instant;
+
+use cadena::ingest::{LoadRequest, load_file};
+use cadena::matching::evaluation::{self, TopHit};
+use cadena::matching::index::EntityIndex;
+use cadena::matching::normalize::normalize;
+use cadena::matching::score::compare;
+use cadena::matching::screen::screen_suppliers;
+use cadena::matching::{DEFAULT_POSSIBLE_THRESHOLD, Matcher, ScreeningQuery, Thresholds};
+use cadena::records::RecordKind;
+use cadena::store::Store;
+
+fn main() -> anyhow::Result<()> {
+    let data = evaluation::shared_data_dir();
+    let patstat_path = data.join("matching/patstat_org_clusters_dev.csv");
+    if !patstat_path.exists() {
+        println!("skipped: {} is absent (the shared data sits beside the checkout)", patstat_path.display());
+        return Ok(());
+    }
+    let n_distractors: usize =
+        std::env::var("CADENA_BENCH_ENTITIES").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let dir = tempfile::tempdir()?;
+    let patstat = evaluation::patstat(&patstat_path)?;
+    let cbp = evaluation::cbp_entities(&data.join("watchlists/cbp_wro_names_aliases.csv"))?;
+
+    // The watchlist file: listed PATSTAT names, CBP entities, then the distractors.
+    let mut csv = String::from("entity_id,list,name,aliases,country\n");
+    for listed in &patstat.listed {
+        csv.push_str(&format!("{},patstat,{},,\n", listed.id, quote(&listed.name)));
+    }
+    for entity in &cbp {
+        csv.push_str(&format!("{},cbp,{},{},\n", entity.id, quote(&entity.name), quote(&entity.aliases.join("|"))));
+    }
+    let mut names = NameGenerator::new(42);
+    let mut distractors = Vec::with_capacity(n_distractors);
+    for i in 0..n_distractors {
+        let name = names.company();
+        csv.push_str(&format!("D{i:07},synthetic,{},,{}\n", quote(&name), names.country()));
+        distractors.push(name);
+    }
+
+    let store = runtime.block_on(Store::open_sqlite(dir.path()))?;
+    runtime.block_on(store.migrate())?;
+    let started = Instant::now();
+    let request = LoadRequest {
+        kind: RecordKind::Watchlist,
+        source: "bench".to_owned(),
+        file_name: "watchlist.csv".to_owned(),
+        bytes: csv.into_bytes(),
+    };
+    let report = runtime.block_on(load_file(&store, request))?;
+    println!(
+        "loaded {} watchlist entities into SQLite in {:.1} s ({} rejected)",
+        report.dataset.n_inserted,
+        started.elapsed().as_secs_f64(),
+        report.dataset.n_rejected
+    );
+
+    let index_dir = dir.path().join("index");
+    let started = Instant::now();
+    let indexed = runtime.block_on(EntityIndex::rebuild(&store, &index_dir))?;
+    let build_seconds = started.elapsed().as_secs_f64();
+    println!("index build from the store: {indexed} entities in {build_seconds:.1} s (target at most 180 s)");
+    let matcher = Matcher::new(EntityIndex::open_or_create(&index_dir)?, Thresholds::default());
+
+    // Quality.
+    let hits: Vec<Option<TopHit>> = patstat
+        .queries
+        .iter()
+        .map(|query| {
+            let found = matcher.screen(&ScreeningQuery { name: query.name.clone(), ..ScreeningQuery::default() })?;
+            Ok(found.first().map(|best| TopHit { id: best.entity.entity_id.clone(), score: best.score }))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let at_default = evaluation::rates(&patstat, &hits, DEFAULT_POSSIBLE_THRESHOLD);
+    println!("PATSTAT at the default possible threshold, {indexed} entities indexed: {at_default}");
+    println!(
+        "  target: recall at least 0.970 with false-positive rate at most 0.010 (rapidfuzz token_sort_ratio: 0.943 at 0.010)"
+    );
+    println!(
+        "PATSTAT at the lowest threshold (at or above the default) with a false-positive rate of at most 1 %: {}",
+        evaluation::rates_at_false_positive_rate(&patstat, &hits, 0.01)
+    );
+
+    for (query, hit) in patstat.queries.iter().zip(&hits) {
+        let hit = hit.as_ref().filter(|hit| hit.score >= DEFAULT_POSSIBLE_THRESHOLD);
+        match (&query.expected, hit) {
+            (None, Some(hit)) => println!("  false positive: {:?} -> {} ({:.3})", query.name, hit.id, hit.score),
+            (Some(expected), hit) if hit.is_none_or(|hit| hit.id != *expected) => {
+                println!("  missed: {:?} (expected {expected}, got {:?})", query.name, hit.map(|hit| &hit.id))
+            }
+            _ => {}
+        }
+    }
+
+    let pairs = evaluation::nomenklatura_organisations(&data.join("matching/name_pairs_nomenklatura.csv"))?;
+    let correct = pairs
+        .iter()
+        .filter(|pair| {
+            (compare(&normalize(&pair.left), &normalize(&pair.right)).score >= DEFAULT_POSSIBLE_THRESHOLD)
+                == pair.is_match
+        })
+        .count();
+    println!(
+        "nomenklatura organisation pairs at the default threshold: {correct}/{} correct = {:.3} (target at least 0.85)",
+        pairs.len(),
+        correct as f64 / pairs.len() as f64
+    );
+    let mut aliases = 0;
+    let mut first = 0;
+    for entity in &cbp {
+        for alias in &entity.aliases {
+            aliases += 1;
+            let found = matcher.screen(&ScreeningQuery { name: alias.clone(), ..ScreeningQuery::default() })?;
+            if found.first().is_some_and(|best| best.entity.entity_id == entity.id) {
+                first += 1;
+            } else {
+                println!("  CBP alias {alias:?} did not find {} first", entity.id);
+            }
+        }
+    }
+    println!("CBP aliases that find their own entity first: {first}/{aliases}");
+
+    // Speed: single queries on one thread, a mix of listed-name variants and distractor typos.
+    let mut queries: Vec<String> = patstat.queries.iter().map(|query| query.name.clone()).collect();
+    for i in 0..4000 {
+        queries.push(names.typo(&distractors[(i * 7919) % distractors.len()]));
+    }
+    let mut latencies = Vec::with_capacity(queries.len());
+    for query in &queries {
+        let started = Instant::now();
+        let _ = matcher.screen(&ScreeningQuery { name: query.clone(), ..ScreeningQuery::default() })?;
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let percentile = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "single screening query, one thread, {} queries: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (targets 2 ms / 10 ms)",
+        latencies.len(),
+        percentile(0.5),
+        percentile(0.99),
+        latencies.last().copied().unwrap_or_default()
+    );
+
+    // Speed: batch screening of a supplier file on all cores, against one thread as the baseline.
+    let mut suppliers = String::from("supplier_id,name,country\n");
+    for i in 0..20_000 {
+        let name =
+            if i % 2 == 0 { names.typo(&distractors[(i * 104_729) % distractors.len()]) } else { names.company() };
+        suppliers.push_str(&format!("S{i:06},{},{}\n", quote(&name), names.country()));
+    }
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut per_second = Vec::new();
+    for n_threads in [1, threads] {
+        let started = Instant::now();
+        let rows = screen_suppliers(&matcher, "suppliers.csv", suppliers.clone().into_bytes(), n_threads)?;
+        let rate = rows.len() as f64 / started.elapsed().as_secs_f64();
+        println!("batch screening, {n_threads} thread(s): {} rows at {rate:.0} rows/s", rows.len());
+        per_second.push(rate);
+    }
+    println!(
+        "batch screening on {threads} cores: {:.0} rows/s, {:.2}x one thread (target at least 2,000 rows/s)",
+        per_second[1],
+        per_second[1] / per_second[0]
+    );
+    println!("peak resident memory of this process: {} (target at most 2 GiB)", peak_rss());
+    runtime.block_on(store.close());
+    Ok(())
+}
+
+fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find(|line| line.starts_with("VmHWM:")).map(|line| line[6..].trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Deterministic generator of plausible company names in Spanish, Portuguese, English,
+/// Dutch and German: invented words, surnames, sector words, places and legal forms.
+struct NameGenerator {
+    state: u64,
+}
+
+const SYLLABLES: &[&str] = &[
+    "ka", "to", "ri", "men", "sa", "lo", "ver", "an", "mar", "tex", "co", "pro", "gen", "tri", "nor", "vi", "la", "no",
+    "ba", "ra", "pe", "do", "ti", "mon", "sol", "lu", "cor", "fin", "ag", "ro", "ma", "ne", "qui", "za", "be", "ol",
+    "al", "ex", "in", "ter", "tec", "san", "val", "ar", "bel", "cas", "dor", "el", "fer", "gal", "hor", "is", "jo",
+    "ki", "lin", "mi", "nov", "or", "pa", "ren", "sel", "tor", "um", "ven", "wal", "xi", "yo", "zen",
+];
+const SURNAMES: &[&str] = &[
+    "Garcia",
+    "Rodriguez",
+    "Martinez",
+    "Lopez",
+    "Gonzalez",
+    "Perez",
+    "Sanchez",
+    "Ramirez",
+    "Torres",
+    "Flores",
+    "Rivera",
+    "Gomez",
+    "Diaz",
+    "Silva",
+    "Santos",
+    "Oliveira",
+    "Souza",
+    "Lima",
+    "Pereira",
+    "Costa",
+    "Ferreira",
+    "Almeida",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Van Dijk",
+    "De Jong",
+    "Jansen",
+    "De Vries",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "Mulder",
+    "Bos",
+    "Wang",
+    "Zhang",
+    "Liu",
+    "Chen",
+    "Yang",
+    "Huang",
+    "Zhao",
+    "Tanaka",
+    "Suzuki",
+    "Sato",
+    "Quispe",
+    "Mamani",
+    "Huaman",
+    "Condori",
+    "Chavez",
+    "Vargas",
+];
+const SECTOR_WORDS: &[&str] = &[
+    "Electronics",
+    "Chemicals",
+    "Pharma",
+    "Textiles",
+    "Mining",
+    "Agro",
+    "Foods",
+    "Logistics",
+    "Construction",
+    "Minera",
+    "Agricola",
+    "Textil",
+    "Transportes",
+    "Maderas",
+    "Metales",
+    "Plasticos",
+    "Farmaceutica",
+    "Alimentos",
+    "Energia",
+    "Petroleo",
+    "Motors",
+    "Steel",
+    "Paper",
+    "Papelera",
+    "Madeireira",
+    "Mineracao",
+    "Confeccoes",
+    "Calcados",
+    "Frigorifico",
+    "Carvoaria",
+    "Semiconductor",
+    "Storage",
+    "Photo",
+    "Film",
+    "Rubber",
+    "Tire",
+    "Machines",
+    "Medical",
+    "Hygiene",
+    "Nutrition",
+    "Assets",
+    "Gold",
+    "Oro",
+    "Cafe",
+    "Cacao",
+    "Azucar",
+    "Algodon",
+];
+const GENERIC: &[&str] = &[
+    "Servicios",
+    "Comercial",
+    "Group",
+    "Holding",
+    "International",
+    "Industrial",
+    "Trading",
+    "Company",
+    "Inversiones",
+    "Global",
+    "Solutions",
+    "Technologies",
+    "Servicos",
+    "Grupo",
+    "Corporacion",
+    "Europe",
+];
+const PLACES: &[&str] = &[
+    "Andina",
+    "del Sur",
+    "del Norte",
+    "Lima",
+    "Cusco",
+    "Bogota",
+    "Asuncion",
+    "Sao Paulo",
+    "Minas",
+    "Nederland",
+    "Holland",
+    "Europe",
+    "America",
+    "Pacifico",
+    "Amazonia",
+    "Delft",
+    "Eindhoven",
+    "Rotterdam",
+    "Shanghai",
+];
+const LEGAL_FORMS: &[&str] = &[
+    "S.A.",
+    "S.A.C.",
+    "S.R.L.",
+    "E.I.R.L.",
+    "S.A.S.",
+    "S.A. de C.V.",
+    "LTDA",
+    "Ltda.",
+    "EIRELI",
+    "Cía. Ltda.",
+    "Inc.",
+    "LLC",
+    "GmbH",
+    "N.V.",
+    "B.V.",
+    "Ltd.",
+    "Co., Ltd.",
+    "AG",
+    "",
+];
+const COUNTRIES: &[&str] = &["PE", "CO", "BR", "MX", "PY", "EC", "CL", "AR", "NL", "DE", "US", "CN", ""];
+
+impl NameGenerator {
+    fn new(seed: u64) -> NameGenerator {
+        NameGenerator { state: seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1) }
+    }
+
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+
+    fn invented_word(&mut self) -> String {
+        let syllables = 2 + self.next() % 2;
+        let word: String = (0..syllables).map(|_| self.pick(SYLLABLES)).collect();
+        let mut chars = word.chars();
+        chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+    }
+
+    fn company(&mut self) -> String {
+        let words: Vec<String> = match self.next() % 5 {
+            0 => vec![self.invented_word(), self.invented_word(), self.pick(GENERIC).to_owned()],
+            1 => vec![self.pick(SURNAMES).to_owned(), "y".to_owned(), self.pick(SURNAMES).to_owned()],
+            2 => vec![self.pick(SECTOR_WORDS).to_owned(), self.invented_word(), self.pick(PLACES).to_owned()],
+            3 => vec![self.invented_word(), self.pick(SECTOR_WORDS).to_owned()],
+            _ => {
+                vec![self.pick(GENERIC).to_owned(), self.pick(SURNAMES).to_owned(), self.pick(SECTOR_WORDS).to_owned()]
+            }
+        };
+        let legal = self.pick(LEGAL_FORMS);
+        let mut name = words.join(" ");
+        if !legal.is_empty() {
+            name.push(' ');
+            name.push_str(legal);
+        }
+        name
+    }
+
+    fn country(&mut self) -> &'static str {
+        self.pick(COUNTRIES)
+    }
+
+    /// The name with one letter changed, dropped or doubled, in upper case half the time.
+    fn typo(&mut self, name: &str) -> String {
+        let mut chars: Vec<char> = name.chars().collect();
+        let at = (self.next() % chars.len().max(1) as u64) as usize;
+        match self.next() % 3 {
+            0 if chars.len() > 4 => {
+                chars.remove(at);
+            }
+            1 => chars.insert(at, chars[at]),
+            _ => chars[at] = 'x',
+        }
+        let typed: String = chars.into_iter().collect();
+        if self.next() % 2 == 0 { typed.to_uppercase() } else { typed }
+    }
+}

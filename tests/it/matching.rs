@@ -1,0 +1,307 @@
+//! Matching: name cases users rely on, the shared quality sets through the real index,
+//! screening and agency search over a store, and the index following loads.
+
+use cadena::demo;
+use cadena::ingest::{self, LoadRequest};
+use cadena::matching::evaluation::{self, TopHit};
+use cadena::matching::index::{EntityIndex, IndexedEntity};
+use cadena::matching::normalize::normalize;
+use cadena::matching::score::compare;
+use cadena::matching::screen::{screen_file, screen_suppliers};
+use cadena::matching::{DEFAULT_POSSIBLE_THRESHOLD, Matcher, ScreeningQuery, SearchQuery, Signal, Strength, Thresholds};
+use cadena::records::RecordKind;
+use cadena::store::Store;
+
+use crate::harness::store_tests;
+
+store_tests!(
+    screening_a_supplier_file_reports_every_row,
+    tax_id_and_name_disagreements_are_distinct_signals,
+    agency_search_finds_typos_ids_and_filters,
+    the_index_follows_loads,
+);
+
+/// (query, listed, should match at the default *possible* threshold)
+const NAME_CASES: &[(&str, &str, bool)] = &[
+    // Spanish and Portuguese legal forms, written every way.
+    ("Minera Ficticia Oro Verde SAC", "Minera Ficticia Oro Verde S.A.C.", true),
+    ("Comercializadora Andina S.A. de C.V.", "COMERCIALIZADORA ANDINA SA DE CV", true),
+    ("Transportes Quispe E.I.R.L.", "Transportes Quispe", true),
+    ("Textiles Unidos EIRELI", "Textiles Unidos Ltda.", true),
+    ("Carvoaria Imaginária do Cerrado Ltda", "CARVOARIA IMAGINARIA DO CERRADO", true),
+    ("Cía. Minera Poderosa S.A.", "Compañía Minera Poderosa", true),
+    ("Agropecuaria São João S/A", "Agropecuaria Sao Joao SA", true),
+    // Typos, missing accents, word order, particles, run-together words.
+    ("Minera Oro Verd", "Minera Oro Verde", true),
+    ("Oro Verde Minera", "Minera Oro Verde", true),
+    ("Construcciones Perez y Garcia", "Construcciones García Pérez", true),
+    ("Maderera del Amazonas", "Maderera Amazonas", true),
+    ("GoldMine Andes", "Gold Mine Andes", true),
+    ("Confecções Imaginárias", "Confeccoes Imaginarias", true),
+    // Generic words and legal forms must not create a match.
+    ("Alfa S.A.C.", "Omega S.A.C.", false),
+    ("Servicios Comerciales Alfa S.A.C.", "Servicios Comerciales Omega S.A.C.", false),
+    ("Grupo Industrial Andes", "Grupo Industrial Pacifico", false),
+    ("International Trading Company Zhang", "International Trading Company Wang", false),
+    ("Servicios Generales S.A.", "Inversiones Generales S.A.", false),
+    ("Minera Oro Verde", "Minera Plata Roja", false),
+];
+
+#[test]
+fn name_cases_match_as_users_expect() {
+    let mut wrong = Vec::new();
+    for (query, listed, should_match) in NAME_CASES {
+        let score = compare(&normalize(query), &normalize(listed)).score;
+        if (score >= DEFAULT_POSSIBLE_THRESHOLD) != *should_match {
+            wrong.push(format!("{query:?} vs {listed:?}: score {score:.3}, expected match = {should_match}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// An index in a temporary directory holding the given watchlist entities.
+fn watchlist_index(dir: &std::path::Path, entities: Vec<IndexedEntity>) -> Matcher {
+    let index = EntityIndex::open_or_create(dir).unwrap();
+    index.add_entities(&entities).unwrap();
+    Matcher::new(index, Thresholds::default())
+}
+
+fn listed(id: &str, names: Vec<String>) -> IndexedEntity {
+    IndexedEntity {
+        kind: RecordKind::Watchlist.as_str().to_owned(),
+        source: "test".to_owned(),
+        entity_id: id.to_owned(),
+        names,
+        ..IndexedEntity::default()
+    }
+}
+
+fn shared_file(relative: &str) -> Option<std::path::PathBuf> {
+    let path = evaluation::shared_data_dir().join(relative);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipped: {} is absent (the shared data sits beside the checkout)", path.display());
+        None
+    }
+}
+
+#[test]
+fn patstat_screening_beats_the_rapidfuzz_baseline() {
+    let Some(path) = shared_file("matching/patstat_org_clusters_dev.csv") else { return };
+    let set = evaluation::patstat(&path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let entities = set.listed.iter().map(|entry| listed(&entry.id, vec![entry.name.clone()])).collect();
+    let matcher = watchlist_index(dir.path(), entities);
+    let hits: Vec<Option<TopHit>> = set
+        .queries
+        .iter()
+        .map(|query| {
+            let found = matcher.screen(&ScreeningQuery { name: query.name.clone(), ..ScreeningQuery::default() });
+            found.unwrap().first().map(|best| TopHit { id: best.entity.entity_id.clone(), score: best.score })
+        })
+        .collect();
+    let rates = evaluation::rates(&set, &hits, DEFAULT_POSSIBLE_THRESHOLD);
+    assert!(rates.recall >= 0.97 && rates.false_positive_rate <= 0.01, "{rates}");
+}
+
+#[test]
+fn nomenklatura_organisation_pairs_are_mostly_right() {
+    let Some(path) = shared_file("matching/name_pairs_nomenklatura.csv") else { return };
+    let pairs = evaluation::nomenklatura_organisations(&path).unwrap();
+    let correct = pairs
+        .iter()
+        .filter(|pair| {
+            (compare(&normalize(&pair.left), &normalize(&pair.right)).score >= DEFAULT_POSSIBLE_THRESHOLD) == pair.is_match
+        })
+        .count();
+    let accuracy = correct as f64 / pairs.len() as f64;
+    assert!(accuracy >= 0.85, "accuracy {accuracy:.3} ({correct}/{})", pairs.len());
+}
+
+#[test]
+fn every_cbp_alias_finds_its_own_entity_first() {
+    let Some(path) = shared_file("watchlists/cbp_wro_names_aliases.csv") else { return };
+    let entities = evaluation::cbp_entities(&path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let indexed = entities
+        .iter()
+        .map(|entity| listed(&entity.id, std::iter::once(&entity.name).chain(&entity.aliases).cloned().collect()))
+        .collect();
+    let matcher = watchlist_index(dir.path(), indexed);
+    let mut aliases = 0;
+    for entity in &entities {
+        for alias in &entity.aliases {
+            aliases += 1;
+            let found = matcher.screen(&ScreeningQuery { name: alias.clone(), ..ScreeningQuery::default() }).unwrap();
+            assert_eq!(found.first().map(|best| best.entity.entity_id.as_str()), Some(entity.id.as_str()), "{alias:?}");
+        }
+    }
+    assert!(aliases > 20, "only {aliases} aliases read");
+}
+
+/// A store with the demo dataset and an index built from it.
+async fn demo_matcher(store: &Store, dir: &std::path::Path) -> Matcher {
+    demo::load_demo(store).await.unwrap();
+    let index_dir = dir.join("index");
+    EntityIndex::rebuild(store, &index_dir).await.unwrap();
+    Matcher::new(EntityIndex::open_or_create(&index_dir).unwrap(), Thresholds::default())
+}
+
+async fn screening_a_supplier_file_reports_every_row(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let matcher = demo_matcher(&store, dir.path()).await;
+    let input = dir.path().join("suppliers.csv");
+    std::fs::write(
+        &input,
+        "supplier_id,name,tax_id,country\n\
+         X-1,MINERA FICTICIA ORO VERDE SAC,,PE\n\
+         X-2,,20100000001,PE\n\
+         X-3,Papelera Sin Relacion S.A.,,PE\n\
+         X-4,=HYPERLINK(\"http://evil\"),,PE\n\
+         X-5,Carvoaria Imaginaria do Cerrado,11.111.111/0001-91,BR\n",
+    )
+    .unwrap();
+    let output = dir.path().join("report.csv");
+    let summary = screen_file(&matcher, &input, &output, 2).unwrap();
+    assert_eq!((summary.rows, summary.strong, summary.errors), (5, 2, 1), "{summary:?}");
+
+    let mut reader = csv::Reader::from_path(&output).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    for column in
+        ["row", "input_id", "input_name", "match_entity_id", "match_list", "match_name", "match_score", "match_strength"]
+    {
+        assert!(header.contains(&column.to_owned()), "the report lacks {column}");
+    }
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let cell = |row: &csv::StringRecord, column: &str| {
+        row.get(header.iter().position(|name| name == column).unwrap()).unwrap().to_owned()
+    };
+    assert_eq!(rows.len(), 5);
+    assert_eq!(cell(&rows[0], "row"), "2");
+    assert_eq!(cell(&rows[0], "match_entity_id"), "DEMO-W-001");
+    assert_eq!(cell(&rows[0], "match_strength"), "strong");
+    assert!(cell(&rows[0], "match_explanation").contains("oro~oro"), "{}", cell(&rows[0], "match_explanation"));
+    // The row without a name is reported with its line and field, and the others go on.
+    assert!(cell(&rows[1], "error").contains(":3: name:"), "{}", cell(&rows[1], "error"));
+    assert_eq!(cell(&rows[2], "match_strength"), "none");
+    // A formula is neutralised in the report.
+    assert!(cell(&rows[3], "input_name").starts_with("'="), "{}", cell(&rows[3], "input_name"));
+    assert_eq!(cell(&rows[4], "match_entity_id"), "DEMO-W-002");
+    assert!(cell(&rows[4], "match_signals").contains("same_tax_id"));
+}
+
+async fn tax_id_and_name_disagreements_are_distinct_signals(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let matcher = demo_matcher(&store, dir.path()).await;
+    // The listed CNPJ (valid) under another name: strong, and said so.
+    let same_id = ScreeningQuery {
+        name: "Comercio de Carvao Nova Era".to_owned(),
+        tax_id: Some("11111111000191".to_owned()),
+        country: Some("BR".to_owned()),
+        ..ScreeningQuery::default()
+    };
+    let found = matcher.screen(&same_id).unwrap();
+    let best = found.first().expect("the same tax id is found");
+    assert_eq!(best.entity.entity_id, "DEMO-W-002");
+    assert_eq!(best.strength, Strength::Strong);
+    assert!(best.explanation.signals.contains(&Signal::SameTaxId));
+    assert!(best.explanation.signals.contains(&Signal::SameTaxIdDifferentName));
+
+    // The listed name with another valid CNPJ: still a match, flagged, and weaker.
+    let other_id = ScreeningQuery {
+        name: "Carvoaria Imaginária do Cerrado Ltda".to_owned(),
+        tax_id: Some("11.222.333/0001-81".to_owned()),
+        country: Some("BR".to_owned()),
+        ..ScreeningQuery::default()
+    };
+    let found = matcher.screen(&other_id).unwrap();
+    let best = found.first().expect("the same name is found");
+    assert!(best.explanation.signals.contains(&Signal::SameNameDifferentTaxId), "{:?}", best.explanation);
+    assert!(best.score < 1.0);
+
+    // An invalid id is kept and flagged, not dropped.
+    let invalid = ScreeningQuery {
+        name: "Carvoaria Imaginária do Cerrado Ltda".to_owned(),
+        tax_id: Some("11.111.111/0001-00".to_owned()),
+        country: Some("BR".to_owned()),
+        ..ScreeningQuery::default()
+    };
+    let found = matcher.screen(&invalid).unwrap();
+    assert!(found[0].explanation.signals.contains(&Signal::InvalidQueryTaxId), "{:?}", found[0].explanation);
+
+    // A country mismatch weakens a name match.
+    let elsewhere = ScreeningQuery { name: "Carvoaria Imaginária do Cerrado Ltda".to_owned(), country: Some("PE".to_owned()), ..ScreeningQuery::default() };
+    let found = matcher.screen(&elsewhere).unwrap();
+    assert!(found[0].explanation.signals.contains(&Signal::CountryMismatch));
+    assert!(found[0].score < 1.0);
+}
+
+async fn agency_search_finds_typos_ids_and_filters(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let matcher = demo_matcher(&store, dir.path()).await;
+    let search = |text: &str| SearchQuery { text: text.to_owned(), ..SearchQuery::default() };
+    let first_id = |query: SearchQuery| {
+        matcher.search(&query).unwrap().first().map(|found| found.entity.entity_id.clone()).unwrap_or_default()
+    };
+    assert_eq!(first_id(search("Reclutadora Fictisia")), "DEMO-A-003", "a typo");
+    assert_eq!(first_id(search("empleos inventada")), "DEMO-A-001", "part of a name, no accents");
+    assert_eq!(first_id(search("colocaciones")), "DEMO-A-004", "one word");
+    assert_eq!(first_id(search("DEMO-LIC-0077")), "DEMO-A-003", "a licence number");
+    assert_eq!(first_id(search("20333333331")), "DEMO-A-002", "a tax id");
+    let unlicensed = SearchQuery { licence_status: Some("unlicensed".to_owned()), ..search("agencia empleos") };
+    assert_eq!(first_id(unlicensed), "DEMO-A-001");
+    let in_mexico = SearchQuery { country: Some("MX".to_owned()), ..search("Reclutadora Ficticia") };
+    assert!(matcher.search(&in_mexico).unwrap().is_empty(), "the country filter excludes Peru");
+    let in_cusco = SearchQuery { region: Some("PE-CUS".to_owned()), ..search("ficticia") };
+    assert_eq!(first_id(in_cusco), "DEMO-A-003");
+    assert!(matcher.search(&search("zzzz qqqq")).unwrap().is_empty(), "nothing like it");
+}
+
+async fn the_index_follows_loads(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let index = EntityIndex::open_or_create(&dir.path().join("index")).unwrap();
+    let load = |csv: &'static str| {
+        let request = LoadRequest {
+            kind: RecordKind::Watchlist,
+            source: "test".to_owned(),
+            file_name: "watchlist.csv".to_owned(),
+            bytes: csv.as_bytes().to_vec(),
+        };
+        ingest::load_file(&store, request)
+    };
+    let first = load("entity_id,name\nW-1,Aserradero Los Pinos SAC\nW-2,Ladrillera El Sol\n").await.unwrap();
+    index.update_from_load(&store, RecordKind::Watchlist, first.dataset.id).await.unwrap();
+    assert_eq!(index.len(), 2);
+    let second = load("entity_id,name\nW-1,Aserradero Las Palmas SAC\nW-2,Ladrillera El Sol\nW-3,Castañera Amazónica\n")
+        .await
+        .unwrap();
+    let n_changed = index.update_from_load(&store, RecordKind::Watchlist, second.dataset.id).await.unwrap();
+    assert_eq!((n_changed, index.len()), (2, 3), "one renamed and one new entity; none duplicated");
+
+    let matcher = Matcher::new(index, Thresholds::default());
+    let screen = |name: &str| matcher.screen(&ScreeningQuery { name: name.to_owned(), ..ScreeningQuery::default() });
+    assert_eq!(screen("Aserradero Las Palmas").unwrap()[0].entity.entity_id, "W-1");
+    assert!(screen("Aserradero Los Pinos").unwrap().is_empty(), "the old name is gone");
+    assert_eq!(screen("Castanera Amazonica").unwrap()[0].entity.entity_id, "W-3");
+
+    // A rebuild from the store gives the same index.
+    let rebuilt_dir = dir.path().join("rebuilt");
+    assert_eq!(EntityIndex::rebuild(&store, &rebuilt_dir).await.unwrap(), 3);
+}
+
+#[test]
+fn batch_screening_keeps_input_order_on_many_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..50).map(|i| format!("Empresa Numero{i} Ficticia")).collect();
+    let entities = names.iter().enumerate().map(|(i, name)| listed(&format!("W-{i}"), vec![name.clone()])).collect();
+    let matcher = watchlist_index(dir.path(), entities);
+    let mut csv = String::from("supplier_id,name\n");
+    for (i, name) in names.iter().enumerate() {
+        csv.push_str(&format!("S-{i},{name}\n"));
+    }
+    let rows = screen_suppliers(&matcher, "suppliers.csv", csv.into_bytes(), 3).unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!((row.input_id.as_str(), row.match_entity_id.as_str()), (format!("S-{i}").as_str(), format!("W-{i}").as_str()));
+    }
+}
