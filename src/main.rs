@@ -60,6 +60,22 @@ enum Command {
     },
     /// Create or update the database schema, then exit (every command also does this).
     Migrate,
+    /// Check the risk rules, or run their test cases.
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+        /// A rules directory to use instead of the bundled rule set.
+        #[arg(long, env = "CADENA_RULES_DIR", global = true)]
+        rules_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesAction {
+    /// Load every rule and list file and report every problem as `file:line: message`.
+    Check,
+    /// Run every rule's test cases; fail on any failing case or any rule no case fires.
+    Test,
 }
 
 fn main() -> ExitCode {
@@ -85,6 +101,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Rules { action, rules_dir } = &cli.command {
+        return match action {
+            RulesAction::Check => cli::rules_check(rules_dir.as_deref()),
+            RulesAction::Test => cli::rules_test(rules_dir.as_deref()),
+        };
+    }
     let store = Store::open(&cli.store).await?;
     match cli.command {
         Command::Serve { bind, demo } => cli::serve(store, bind, demo).await,
@@ -94,5 +116,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("the database schema is up to date");
             Ok(())
         }
+        Command::Rules { .. } => unreachable!("handled before the store is opened"),
     }
 }
