@@ -186,15 +186,9 @@ impl Condition {
                     None => false,
                 });
                 let is_present = known.is_some();
-                if let (Some(trace), Some((value, about))) = (trace, known) {
-                    if is_present == *expected {
-                        trace.evidence.push(Evidence {
-                            field: field_name(*field).to_owned(),
-                            value,
-                            about,
-                            list_entry: None,
-                        });
-                    }
+                if let (Some(trace), Some((value, about)), true) = (trace, known, is_present == *expected) {
+                    let field = field_name(*field).to_owned();
+                    trace.evidence.push(Evidence { field, value, about, list_entry: None });
                 }
                 if is_present == *expected { Truth::True } else { Truth::False }
             }

@@ -450,3 +450,17 @@ fn canonical_status(status: Option<&str>) -> Option<&'static str> {
         .find(|canonical| *canonical == status)
         .or_else(|| crate::records::fields::parse_licence_status(status).ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `rules/README.md` documents every field of the vocabulary.
+    #[test]
+    fn every_field_is_documented() {
+        let readme = include_str!("../../rules/README.md");
+        for field in FIELDS {
+            assert!(readme.contains(&format!("| `{}` |", field.name)), "{} is not in rules/README.md", field.name);
+        }
+    }
+}

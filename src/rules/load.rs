@@ -201,7 +201,9 @@ struct RawListHeader {
     title: String,
     source: String,
     edition: String,
+    /// Where the source can be read; for people, not shown in assessments.
     #[serde(default)]
+    #[allow(dead_code)]
     url: Option<String>,
     #[serde(default)]
     key: Vec<String>,
@@ -333,14 +335,19 @@ impl Loader {
         let goods = self.load_goods(&parsed_lists);
         let mut lists = Vec::new();
         for (source, raw) in &parsed_lists {
-            if raw.list.kind.as_deref().unwrap_or("table") == "table" {
-                if let Some(list) = self.load_list(source, raw, &goods) {
-                    if lists.iter().any(|known: &RefList| known.id == list.id) {
-                        self.problem(source, Some(0), format!("list id {:?} is used by another list", list.id));
-                    }
-                    lists.push(list);
+            match raw.list.kind.as_deref() {
+                None | Some("table") => {}
+                Some("goods") => continue,
+                Some(other) => {
+                    self.problem(source, Some(0), format!("list kind {other:?} is not \"table\" or \"goods\""));
+                    continue;
                 }
             }
+            let Some(list) = self.load_list(source, raw, &goods) else { continue };
+            if lists.iter().any(|known: &RefList| known.id == list.id) {
+                self.problem(source, Some(0), format!("list id {:?} is used by another list", list.id));
+            }
+            lists.push(list);
         }
         let families = settings.as_ref().map(|(_, families)| families.clone()).unwrap_or_default();
         let mut rules = Vec::new();
@@ -464,7 +471,6 @@ impl Loader {
             self.problem(source, None, format!("list {:?}: key must name one or two columns", header.id));
             return None;
         }
-        let _ = &header.url;
         let mut attributes: Vec<String> = Vec::new();
         for entry in &raw.entry {
             for column in entry.get_ref().keys() {

@@ -6,3 +6,4 @@
 mod harness;
 mod http;
 mod ingest;
+mod rules;
