@@ -16,6 +16,7 @@ use crate::matching::index::{EntityIndex, INDEXED_KINDS};
 use crate::matching::screen as screening;
 use crate::matching::{Matcher, SearchQuery, Thresholds};
 use crate::records::{RecordKind, fields};
+use crate::rules::{RulesError, Ruleset};
 use crate::store::datasets::NewLoad;
 use crate::store::{DatasetVersion, LoadStatus, Store};
 
@@ -284,4 +285,53 @@ async fn shutdown_signal() {
         _ = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+/// The rule set of `--rules-dir`, or the bundled one. Problems are printed one per
+/// line as `file:line: message`.
+fn load_rules(rules_dir: Option<&Path>) -> anyhow::Result<Ruleset> {
+    let (loaded, name) = match rules_dir {
+        Some(dir) => (Ruleset::load_dir(dir), dir.display().to_string()),
+        None => (Ruleset::load_bundled(), "the bundled rules".to_owned()),
+    };
+    loaded.map_err(|RulesError { problems }| {
+        for problem in &problems {
+            println!("{problem}");
+        }
+        let plural = if problems.len() == 1 { "" } else { "s" };
+        anyhow::anyhow!("{} problem{plural} in {name}", problems.len())
+    })
+}
+
+/// `cadena rules check`: loads the rules and describes them, or lists every problem.
+pub fn rules_check(rules_dir: Option<&Path>) -> anyhow::Result<()> {
+    let ruleset = load_rules(rules_dir)?;
+    println!("ruleset {} ({} rules), digest {}", ruleset.version(), ruleset.rule_ids().count(), ruleset.digest());
+    for list in ruleset.lists() {
+        println!("  list {}: {} entries; {}, {} edition", list.id, list.n_entries, list.source, list.edition);
+    }
+    println!("no problems");
+    Ok(())
+}
+
+/// `cadena rules test`: runs every rule's test cases.
+pub fn rules_test(rules_dir: Option<&Path>) -> anyhow::Result<()> {
+    let ruleset = load_rules(rules_dir)?;
+    let report = ruleset.run_tests();
+    for failure in &report.failures {
+        println!("{failure}");
+    }
+    for rule in &report.rules_never_fired {
+        println!("{rule}: no test case fires this rule");
+    }
+    if !report.passed() {
+        anyhow::bail!(
+            "{} of {} test cases failed, {} rules never fired",
+            report.failures.len(),
+            report.n_cases,
+            report.rules_never_fired.len()
+        );
+    }
+    println!("{} rules, {} test cases: all passed", report.n_rules, report.n_cases);
+    Ok(())
 }

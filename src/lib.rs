@@ -5,6 +5,7 @@
 //! Layout:
 //! - `records`: the record kinds (supplier, agency, procurement line, watchlist entry,
 //!   licence entry), their schema tables and the validation of CSV cells.
+//! - `rules`: the risk rule engine and the bundled rule set (`rules/`).
 //! - `taxid`: tax-id validation per country (RUC, NIT, RUT, RFC, CUIT, CNPJ, CPF).
 //! - `csv_reader`: reading real-world CSV files (encoding and delimiter detection).
 //! - `store`: the SQL system of record (SQLite or PostgreSQL): records, loads, rejected rows.
@@ -20,5 +21,6 @@ pub mod http;
 pub mod ingest;
 pub mod matching;
 pub mod records;
+pub mod rules;
 pub mod store;
 pub mod taxid;

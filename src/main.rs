@@ -93,6 +93,22 @@ enum Command {
     },
     /// Create or update the database schema, then exit (every command also does this).
     Migrate,
+    /// Check the risk rules, or run their test cases.
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+        /// A rules directory to use instead of the bundled rule set.
+        #[arg(long, env = "CADENA_RULES_DIR", global = true)]
+        rules_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesAction {
+    /// Load every rule and list file and report every problem as `file:line: message`.
+    Check,
+    /// Run every rule's test cases; fail on any failing case or any rule no case fires.
+    Test,
 }
 
 fn main() -> ExitCode {
@@ -118,6 +134,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Rules { action, rules_dir } = &cli.command {
+        return match action {
+            RulesAction::Check => cli::rules_check(rules_dir.as_deref()),
+            RulesAction::Test => cli::rules_test(rules_dir.as_deref()),
+        };
+    }
     let store = Store::open(&cli.store).await?;
     let index_dir = cli.store.index_dir();
     match cli.command {
@@ -136,5 +158,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("the database schema is up to date");
             Ok(())
         }
+        Command::Rules { .. } => unreachable!("handled before the store is opened"),
     }
 }

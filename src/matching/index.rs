@@ -419,7 +419,10 @@ impl EntityIndex {
             words.extend(indexed_words(&normalized).map(str::to_owned));
         }
         let ids = [(TermKind::TaxId, &entity.tax_id), (TermKind::LicenceNumber, &entity.licence_number)];
-        doc.add_text(f.terms, search_terms(kind, &words, ids.iter().filter_map(|(what, id)| Some((*what, id.as_deref()?)))).join(" "));
+        doc.add_text(
+            f.terms,
+            search_terms(kind, &words, ids.iter().filter_map(|(what, id)| Some((*what, id.as_deref()?)))).join(" "),
+        );
         doc
     }
 

@@ -164,6 +164,17 @@ const SUPPLIER_FIELDS: &[Field] = &[
     csv("sector", Text),
     csv("products", List),
     csv("agency_ids", List),
+    csv("charges_worker_fees", Bool),
+    csv("retains_identity_documents", Bool),
+    csv("migrant_workers_pct", Number),
+    csv("agency_workers_pct", Number),
+    csv("subcontracting_depth", Number),
+    csv("has_code_of_conduct", Bool),
+    csv("has_grievance_mechanism", Bool),
+    csv("public_official_linked", Bool),
+    csv("forced_labour_finding", Bool),
+    csv("credible_social_audit", Bool),
+    csv("certified_recruiter", Bool),
 ];
 
 const AGENCY_FIELDS: &[Field] = &[
@@ -269,6 +280,42 @@ pub struct Supplier {
     /// The recruitment agencies the supplier uses, by `agency_id`.
     #[serde(default)]
     pub agency_ids: Vec<String>,
+    // The supplier's labour profile, declared by the supplier or found by a buyer or an
+    // inspector. Each is `None` when not known, which the risk rules report as a data
+    // gap to ask the supplier about rather than treating it as good news.
+    /// Whether workers pay recruitment fees or related costs (OAS WP3 ¶39, ILO C181 Art. 7).
+    #[serde(default)]
+    pub charges_worker_fees: Option<bool>,
+    /// Whether the supplier or its agents keep workers' passports or identity documents.
+    #[serde(default)]
+    pub retains_identity_documents: Option<bool>,
+    /// Share of the workforce that are migrant workers, in percent (0–100).
+    #[serde(default)]
+    pub migrant_workers_pct: Option<f64>,
+    /// Share of the workforce hired through recruitment or staffing agencies, in percent.
+    #[serde(default)]
+    pub agency_workers_pct: Option<f64>,
+    /// How many tiers of subcontractors stand between the supplier and the work (0: none).
+    #[serde(default)]
+    pub subcontracting_depth: Option<f64>,
+    /// Whether the supplier has a code of conduct protecting workers along its supply chain (¶38).
+    #[serde(default)]
+    pub has_code_of_conduct: Option<bool>,
+    /// Whether workers can raise complaints through a grievance mechanism (¶38).
+    #[serde(default)]
+    pub has_grievance_mechanism: Option<bool>,
+    /// Whether a public official is linked to the supplier or to trafficking through it (¶36).
+    #[serde(default)]
+    pub public_official_linked: Option<bool>,
+    /// Whether a court, labour inspection or other authority found trafficking or forced labour.
+    #[serde(default)]
+    pub forced_labour_finding: Option<bool>,
+    /// Whether an independent social audit in the last two years found no forced-labour indicators.
+    #[serde(default)]
+    pub credible_social_audit: Option<bool>,
+    /// Whether the supplier recruits only through recruiters certified for fair recruitment.
+    #[serde(default)]
+    pub certified_recruiter: Option<bool>,
     #[serde(default)]
     pub extra: Extra,
 }
@@ -522,7 +569,28 @@ mod tests {
             assert_eq!(struct_fields, schema_fields, "{}", R::KIND);
         }
         check::<WatchlistEntry>(&["W1", "CBP", "Ejemplo SAC", "a|b", "20-1", "PE", "r", "2023-01-01", "u"]);
-        check::<Supplier>(&["S1", "n", "", "1", "PE", "Madre de Dios", "mining", "gold", "A1"]);
+        check::<Supplier>(&[
+            "S1",
+            "n",
+            "",
+            "1",
+            "PE",
+            "Madre de Dios",
+            "mining",
+            "gold",
+            "A1",
+            "yes",
+            "no",
+            "40",
+            "10,5",
+            "2",
+            "sí",
+            "no",
+            "no",
+            "no",
+            "yes",
+            "no",
+        ]);
         check::<Agency>(&["A1", "n", "", "1", "PE", "Lima", "L-1", "vigente", "2025-01-01", "no"]);
         check::<ProcurementLine>(&[
             "P1",

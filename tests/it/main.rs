@@ -6,3 +6,5 @@
 mod harness;
 mod http;
 mod ingest;
+mod matching;
+mod rules;

@@ -8,7 +8,9 @@ use cadena::matching::index::{EntityIndex, IndexedEntity};
 use cadena::matching::normalize::normalize;
 use cadena::matching::score::compare;
 use cadena::matching::screen::{screen_file, screen_suppliers};
-use cadena::matching::{DEFAULT_POSSIBLE_THRESHOLD, Matcher, ScreeningQuery, SearchQuery, Signal, Strength, Thresholds};
+use cadena::matching::{
+    DEFAULT_POSSIBLE_THRESHOLD, Matcher, ScreeningQuery, SearchQuery, Signal, Strength, Thresholds,
+};
 use cadena::records::RecordKind;
 use cadena::store::Store;
 
@@ -112,7 +114,8 @@ fn nomenklatura_organisation_pairs_are_mostly_right() {
     let correct = pairs
         .iter()
         .filter(|pair| {
-            (compare(&normalize(&pair.left), &normalize(&pair.right)).score >= DEFAULT_POSSIBLE_THRESHOLD) == pair.is_match
+            (compare(&normalize(&pair.left), &normalize(&pair.right)).score >= DEFAULT_POSSIBLE_THRESHOLD)
+                == pair.is_match
         })
         .count();
     let accuracy = correct as f64 / pairs.len() as f64;
@@ -168,9 +171,16 @@ async fn screening_a_supplier_file_reports_every_row(store: Store) {
 
     let mut reader = csv::Reader::from_path(&output).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    for column in
-        ["row", "input_id", "input_name", "match_entity_id", "match_list", "match_name", "match_score", "match_strength"]
-    {
+    for column in [
+        "row",
+        "input_id",
+        "input_name",
+        "match_entity_id",
+        "match_list",
+        "match_name",
+        "match_score",
+        "match_strength",
+    ] {
         assert!(header.contains(&column.to_owned()), "the report lacks {column}");
     }
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -231,7 +241,11 @@ async fn tax_id_and_name_disagreements_are_distinct_signals(store: Store) {
     assert!(found[0].explanation.signals.contains(&Signal::InvalidQueryTaxId), "{:?}", found[0].explanation);
 
     // A country mismatch weakens a name match.
-    let elsewhere = ScreeningQuery { name: "Carvoaria Imaginária do Cerrado Ltda".to_owned(), country: Some("PE".to_owned()), ..ScreeningQuery::default() };
+    let elsewhere = ScreeningQuery {
+        name: "Carvoaria Imaginária do Cerrado Ltda".to_owned(),
+        country: Some("PE".to_owned()),
+        ..ScreeningQuery::default()
+    };
     let found = matcher.screen(&elsewhere).unwrap();
     assert!(found[0].explanation.signals.contains(&Signal::CountryMismatch));
     assert!(found[0].score < 1.0);
@@ -273,9 +287,10 @@ async fn the_index_follows_loads(store: Store) {
     let first = load("entity_id,name\nW-1,Aserradero Los Pinos SAC\nW-2,Ladrillera El Sol\n").await.unwrap();
     index.update_from_load(&store, RecordKind::Watchlist, first.dataset.id).await.unwrap();
     assert_eq!(index.len(), 2);
-    let second = load("entity_id,name\nW-1,Aserradero Las Palmas SAC\nW-2,Ladrillera El Sol\nW-3,Castañera Amazónica\n")
-        .await
-        .unwrap();
+    let second =
+        load("entity_id,name\nW-1,Aserradero Las Palmas SAC\nW-2,Ladrillera El Sol\nW-3,Castañera Amazónica\n")
+            .await
+            .unwrap();
     let n_changed = index.update_from_load(&store, RecordKind::Watchlist, second.dataset.id).await.unwrap();
     assert_eq!((n_changed, index.len()), (2, 3), "one renamed and one new entity; none duplicated");
 
@@ -302,6 +317,9 @@ fn batch_screening_keeps_input_order_on_many_threads() {
     }
     let rows = screen_suppliers(&matcher, "suppliers.csv", csv.into_bytes(), 3).unwrap();
     for (i, row) in rows.iter().enumerate() {
-        assert_eq!((row.input_id.as_str(), row.match_entity_id.as_str()), (format!("S-{i}").as_str(), format!("W-{i}").as_str()));
+        assert_eq!(
+            (row.input_id.as_str(), row.match_entity_id.as_str()),
+            (format!("S-{i}").as_str(), format!("W-{i}").as_str())
+        );
     }
 }
