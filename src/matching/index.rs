@@ -20,10 +20,11 @@ use anyhow::Context;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
+use tantivy::store::Compressor;
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use super::normalize::{NormalizedName, WordClass, normalize};
+use super::normalize::{NormalizedName, Word, WordClass, normalize};
 use crate::records::{Agency, Record, RecordKind, Supplier, WatchlistEntry};
 use crate::store::Store;
 
@@ -31,6 +32,9 @@ const WHITESPACE: &str = "cadena_whitespace";
 
 /// Memory given to tantivy's writer while building or updating the index.
 const WRITER_MEMORY: usize = 200_000_000;
+
+/// The doc store's block size, in bytes (tantivy's default is 16 KiB, compressed).
+const DOCSTORE_BLOCK_SIZE: usize = 2048;
 
 /// Records read from the store per page while (re)indexing.
 const PAGE_SIZE: i64 = 20_000;
@@ -178,11 +182,10 @@ pub fn trigrams(word: &str) -> Vec<String> {
 }
 
 /// The words of a normalised name that the index searches on.
-pub fn indexed_words(name: &NormalizedName) -> impl Iterator<Item = &str> {
+pub fn indexed_words(name: &NormalizedName) -> impl Iterator<Item = &Word> {
     name.words
         .iter()
         .filter(|word| matches!(word.class, WordClass::Regular | WordClass::Generic | WordClass::Qualifier))
-        .map(|word| word.text.as_str())
 }
 
 /// The search index, opened on a directory.
@@ -222,9 +225,11 @@ enum TermKind {
     LicenceNumber,
 }
 
-/// The `terms` field's tokens for words and ids of an entity of `kind`: kind letter,
-/// term-kind letter, `:`, text. Sorted and without repeats.
-fn search_terms<'a>(kind: RecordKind, words: &[String], ids: impl Iterator<Item = (TermKind, &'a str)>) -> Vec<String> {
+/// The most trigram terms a candidate search uses (the rarest ones).
+const MAX_TRIGRAM_TERMS: usize = 12;
+
+/// A token of the `terms` field: kind letter, term-kind letter, `:`, text (`ww:akzo`).
+fn term_text(kind: RecordKind, what: TermKind, text: &str) -> String {
     let kind_letter = match kind {
         RecordKind::Watchlist => 'w',
         RecordKind::Suppliers => 's',
@@ -232,21 +237,23 @@ fn search_terms<'a>(kind: RecordKind, words: &[String], ids: impl Iterator<Item 
         RecordKind::Procurements => 'p',
         RecordKind::Licences => 'l',
     };
-    let token = |what: TermKind, text: &str| {
-        let what_letter = match what {
-            TermKind::Word => 'w',
-            TermKind::Trigram => 'g',
-            TermKind::TaxId => 't',
-            TermKind::LicenceNumber => 'l',
-        };
-        format!("{kind_letter}{what_letter}:{text}")
+    let what_letter = match what {
+        TermKind::Word => 'w',
+        TermKind::Trigram => 'g',
+        TermKind::TaxId => 't',
+        TermKind::LicenceNumber => 'l',
     };
+    format!("{kind_letter}{what_letter}:{text}")
+}
+
+/// Every `terms` token of an entity of `kind`: its words, their trigrams and its ids.
+fn entity_terms<'a>(kind: RecordKind, words: &[String], ids: impl Iterator<Item = (TermKind, &'a str)>) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     for word in words {
-        terms.push(token(TermKind::Word, word));
-        terms.extend(trigrams(word).iter().map(|gram| token(TermKind::Trigram, gram)));
+        terms.push(term_text(kind, TermKind::Word, word));
+        terms.extend(trigrams(word).iter().map(|gram| term_text(kind, TermKind::Trigram, gram)));
     }
-    terms.extend(ids.map(|(what, id)| token(what, id)));
+    terms.extend(ids.map(|(what, id)| term_text(kind, what, id)));
     terms.sort_unstable();
     terms.dedup();
     terms
@@ -265,8 +272,17 @@ impl EntityIndex {
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .with_context(|| format!("opening the index directory {}", dir.display()))?;
-        let index = Index::open_or_create(directory, schema)
-            .with_context(|| format!("opening the index in {} (rebuild it with `cadena reindex`)", dir.display()))?;
+        // Candidates are read one document at a time from random places: small,
+        // uncompressed doc-store blocks make each read cheap.
+        let settings = IndexSettings {
+            docstore_compression: Compressor::None,
+            docstore_blocksize: DOCSTORE_BLOCK_SIZE,
+            ..IndexSettings::default()
+        };
+        let index =
+            Index::builder().schema(schema).settings(settings).open_or_create(directory).with_context(|| {
+                format!("opening the index in {} (rebuild it with `cadena reindex`)", dir.display())
+            })?;
         Self::from_index(index, fields, dir)
     }
 
@@ -416,12 +432,12 @@ impl EntityIndex {
         for name in &entity.names {
             doc.add_text(f.names, name);
             let normalized = normalize(name);
-            words.extend(indexed_words(&normalized).map(str::to_owned));
+            words.extend(indexed_words(&normalized).map(|word| word.text.clone()));
         }
         let ids = [(TermKind::TaxId, &entity.tax_id), (TermKind::LicenceNumber, &entity.licence_number)];
         doc.add_text(
             f.terms,
-            search_terms(kind, &words, ids.iter().filter_map(|(what, id)| Some((*what, id.as_deref()?)))).join(" "),
+            entity_terms(kind, &words, ids.iter().filter_map(|(what, id)| Some((*what, id.as_deref()?)))).join(" "),
         );
         doc
     }
@@ -452,13 +468,47 @@ impl EntityIndex {
         let term = |field, text: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic))
         };
-        let words: Vec<String> = query.names.iter().flat_map(indexed_words).map(str::to_owned).collect();
+        let searcher = self.reader.searcher();
+        let token = |what, text: &str| Term::from_field_text(f.terms, &term_text(query.kind, what, text));
+        let mut words: Vec<&Word> = query.names.iter().flat_map(|name| indexed_words(name)).collect();
+        words.sort_unstable_by(|a, b| a.text.cmp(&b.text));
+        words.dedup_by(|a, b| a.text == b.text);
+        // A word the index knows is searched as itself; a distinctive word it does not
+        // know (a typo, a run-together pair, a word being typed) by its rarest trigrams.
+        // Generic words and qualifiers have long posting lists and tell little: they are
+        // searched only when the name has no distinctive word.
+        let has_distinctive_word = words.iter().any(|word| word.class == WordClass::Regular);
+        let mut terms: Vec<Term> = Vec::new();
+        let mut grams: Vec<(u64, Term)> = Vec::new();
+        for word in words {
+            if has_distinctive_word && word.class != WordClass::Regular {
+                continue;
+            }
+            let word_term = token(TermKind::Word, &word.text);
+            if searcher.doc_freq(&word_term)? > 0 {
+                terms.push(word_term);
+                continue;
+            }
+            if word.class != WordClass::Regular {
+                continue;
+            }
+            let word = word.text.as_str();
+            for gram in trigrams(word) {
+                let gram_term = token(TermKind::Trigram, &gram);
+                let frequency = searcher.doc_freq(&gram_term)?;
+                if frequency > 0 {
+                    grams.push((frequency, gram_term));
+                }
+            }
+        }
+        grams.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        grams.dedup_by(|a, b| a.1 == b.1);
+        terms.extend(grams.into_iter().take(MAX_TRIGRAM_TERMS).map(|(_, term)| term));
         let ids = [(TermKind::TaxId, query.tax_id), (TermKind::LicenceNumber, query.licence_number)];
-        let terms = search_terms(query.kind, &words, ids.iter().filter_map(|(what, id)| Some((*what, (*id)?))));
+        terms.extend(ids.iter().filter_map(|(what, id)| Some(token(*what, (*id)?))));
         let evidence: Vec<(Occur, Box<dyn Query>)> = terms
-            .iter()
-            .map(|text| -> (Occur, Box<dyn Query>) {
-                let term = Term::from_field_text(f.terms, text);
+            .into_iter()
+            .map(|term| -> (Occur, Box<dyn Query>) {
                 (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)))
             })
             .collect();
@@ -483,7 +533,6 @@ impl EntityIndex {
             clauses.push((Occur::Must, Box::new(union)));
             Box::new(BooleanQuery::new(clauses))
         };
-        let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(budget).order_by_score())?;
         top.into_iter().map(|(_, address)| Ok(self.entity(&searcher.doc::<TantivyDocument>(address)?))).collect()
     }

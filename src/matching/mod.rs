@@ -30,7 +30,7 @@ pub const DEFAULT_STRONG_THRESHOLD: f64 = 0.92;
 pub const DEFAULT_POSSIBLE_THRESHOLD: f64 = 0.80;
 
 /// How many candidates the index returns for rescoring.
-pub const CANDIDATE_BUDGET: usize = 40;
+pub const CANDIDATE_BUDGET: usize = 24;
 
 /// How much a name score keeps when both sides have valid, different tax ids.
 const DIFFERENT_TAX_ID_FACTOR: f64 = 0.9;
