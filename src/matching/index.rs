@@ -1,15 +1,16 @@
 //! The tantivy index of screenable entities: watchlist entries, suppliers and agencies.
 //!
-//! One document per record. Candidates come from one indexed field, `terms`, holding the
-//! names' words, their character trigrams (for typos and run-together words), the
-//! normalised tax id and licence number, each prefixed by the record kind and what it is
-//! (`ww:akzo`, `wg:akz`, `wt:20999999991`). A candidate search is then a flat disjunction
-//! of term queries, which tantivy answers with block-max WAND without scoring every
-//! document that shares a trigram, and the kind needs no filter clause. BM25's idf does
-//! the weighting: a tax id is rarer than a word, a word rarer than a trigram. Other
-//! filters use exact-term fields (`country`, `region_code`, `licence_status`). What
-//! scoring and explanations need is stored with the document, so a candidate never costs
-//! a SQL read.
+//! One document per record. Candidates come from one indexed field, `terms`, holding
+//! the names' words, their one-letter deletions (symmetric-deletion typo matching), their
+//! character trigrams (for words further off and run-together words), the normalised tax
+//! id and the licence number, each prefixed by the record kind and what it is (`ww:akzo`,
+//! `wd:azo`, `wg:akz`, `wt:20999999991`). A query word the index knows is searched as
+//! itself; an unknown one by the known words one edit away, else by its rarest trigrams.
+//! A candidate search is then a flat disjunction of few, selective term queries, which
+//! tantivy answers with block-max WAND, and the kind needs no filter clause. BM25's idf
+//! does the weighting. Other filters use exact-term fields (`country`, `region_code`,
+//! `licence_status`). What scoring and explanations need is stored with the document,
+//! so a candidate never costs a SQL read.
 //!
 //! The index is derived data: `cadena reindex` rebuilds it from the store, and the
 //! ingestion worker updates it after every load (see [`EntityIndex::update_from_load`]).
@@ -181,6 +182,21 @@ pub fn trigrams(word: &str) -> Vec<String> {
     padded.windows(3).map(|window| window.iter().collect()).collect()
 }
 
+/// The shortest word whose one-letter deletions are indexed.
+const MIN_DELETION_WORD_LEN: usize = 4;
+
+/// A word and its one-letter deletions (none for short words).
+pub fn deletions(word: &str) -> Vec<String> {
+    if word.len() < MIN_DELETION_WORD_LEN || !word.is_ascii() {
+        return Vec::new();
+    }
+    let mut variants: Vec<String> = (0..word.len()).map(|at| format!("{}{}", &word[..at], &word[at + 1..])).collect();
+    variants.push(word.to_owned());
+    variants.sort_unstable();
+    variants.dedup();
+    variants
+}
+
 /// The words of a normalised name that the index searches on.
 pub fn indexed_words(name: &NormalizedName) -> impl Iterator<Item = &Word> {
     name.words
@@ -220,6 +236,9 @@ pub struct CandidateQuery<'a> {
 #[derive(Debug, Clone, Copy)]
 enum TermKind {
     Word,
+    /// A word with one letter deleted, or the word itself: two words one edit apart
+    /// share one of these (symmetric deletion, as in SymSpell).
+    Deletion,
     Trigram,
     TaxId,
     LicenceNumber,
@@ -239,6 +258,7 @@ fn term_text(kind: RecordKind, what: TermKind, text: &str) -> String {
     };
     let what_letter = match what {
         TermKind::Word => 'w',
+        TermKind::Deletion => 'd',
         TermKind::Trigram => 'g',
         TermKind::TaxId => 't',
         TermKind::LicenceNumber => 'l',
@@ -251,6 +271,7 @@ fn entity_terms<'a>(kind: RecordKind, words: &[String], ids: impl Iterator<Item 
     let mut terms: Vec<String> = Vec::new();
     for word in words {
         terms.push(term_text(kind, TermKind::Word, word));
+        terms.extend(deletions(word).iter().map(|variant| term_text(kind, TermKind::Deletion, variant)));
         terms.extend(trigrams(word).iter().map(|gram| term_text(kind, TermKind::Trigram, gram)));
     }
     terms.extend(ids.map(|(what, id)| term_text(kind, what, id)));
@@ -288,7 +309,10 @@ impl EntityIndex {
 
     fn from_index(index: Index, fields: Fields, dir: &Path) -> anyhow::Result<EntityIndex> {
         index.tokenizers().register(WHITESPACE, TextAnalyzer::from(WhitespaceTokenizer::default()));
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        // No doc-store cache: blocks are small and uncompressed, and a shared cache is a lock
+        // that screening threads would queue on.
+        let reader =
+            index.reader_builder().reload_policy(ReloadPolicy::Manual).doc_store_cache_num_blocks(0).try_into()?;
         Ok(EntityIndex { index, reader, fields, dir: dir.to_owned() })
     }
 
@@ -306,6 +330,11 @@ impl EntityIndex {
         count += index.add_all::<Supplier>(store, &mut writer).await?;
         count += index.add_all::<Agency>(store, &mut writer).await?;
         writer.commit()?;
+        // One segment: a query then walks each posting list once, not once per segment.
+        let segments = index.index.searchable_segment_ids()?;
+        if segments.len() > 1 {
+            writer.merge(&segments).wait()?;
+        }
         writer.wait_merging_threads()?;
         drop(index);
         let old = dir.with_extension("old");
@@ -473,8 +502,9 @@ impl EntityIndex {
         let mut words: Vec<&Word> = query.names.iter().flat_map(|name| indexed_words(name)).collect();
         words.sort_unstable_by(|a, b| a.text.cmp(&b.text));
         words.dedup_by(|a, b| a.text == b.text);
-        // A word the index knows is searched as itself; a distinctive word it does not
-        // know (a typo, a run-together pair, a word being typed) by its rarest trigrams.
+        // A word the index knows is searched as itself; a distinctive word it does not know
+        // (a typo, a run-together pair, a word being typed) by the known words one edit away,
+        // else by its rarest trigrams.
         // Generic words and qualifiers have long posting lists and tell little: they are
         // searched only when the name has no distinctive word.
         let has_distinctive_word = words.iter().any(|word| word.class == WordClass::Regular);
@@ -493,6 +523,19 @@ impl EntityIndex {
                 continue;
             }
             let word = word.text.as_str();
+            // One edit away from a known word: its deletion terms find it precisely.
+            let mut near: Vec<Term> = Vec::new();
+            for variant in deletions(word) {
+                let variant_term = token(TermKind::Deletion, &variant);
+                if searcher.doc_freq(&variant_term)? > 0 {
+                    near.push(variant_term);
+                }
+            }
+            if !near.is_empty() {
+                terms.extend(near);
+                continue;
+            }
+            // Further away: its rarest trigrams.
             for gram in trigrams(word) {
                 let gram_term = token(TermKind::Trigram, &gram);
                 let frequency = searcher.doc_freq(&gram_term)?;
