@@ -13,10 +13,10 @@ use crate::http::{self, AppState};
 use crate::ingest::worker::Worker;
 use crate::ingest::{self, LoadReport, LoadRequest};
 use crate::matching::index::{EntityIndex, INDEXED_KINDS};
-use crate::matching::screen as screening;
 use crate::matching::{Matcher, SearchQuery, Thresholds};
 use crate::records::{RecordKind, fields};
 use crate::rules::{RulesError, Ruleset};
+use crate::screening::{self, PreparedFile};
 use crate::store::datasets::NewLoad;
 use crate::store::{DatasetVersion, LoadStatus, Store};
 
@@ -81,22 +81,42 @@ async fn open_matcher(store: &Store, index_dir: &Path) -> anyhow::Result<Matcher
     Ok(Matcher::new(index, Thresholds::default()))
 }
 
-/// `cadena screen FILE --out REPORT`: screens every supplier of a file against the watchlists.
-pub async fn screen(store: &Store, index_dir: &Path, input: &Path, output: &Path) -> anyhow::Result<()> {
+/// `cadena screen FILE --out REPORT`: screens every supplier or procurement line of a
+/// file against the watchlists and the risk rules.
+pub async fn screen(
+    store: &Store,
+    index_dir: &Path,
+    rules_dir: Option<&Path>,
+    input: &Path,
+    output: &Path,
+) -> anyhow::Result<()> {
+    let ruleset = load_rules(rules_dir)?;
     let matcher = open_matcher(store, index_dir).await?;
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let file_name = input.display().to_string();
+    let bytes = std::fs::read(input).with_context(|| format!("{file_name}: cannot read the file"))?;
     let started = Instant::now();
-    let summary = tokio::task::block_in_place(|| screening::screen_file(&matcher, input, output, threads))?;
+    let prepared = PreparedFile::read(store, &file_name, bytes).await?;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let rows = tokio::task::block_in_place(|| prepared.screen(&matcher, &ruleset, threads))?;
+    let out =
+        std::fs::File::create(output).with_context(|| format!("{}: cannot create the report", output.display()))?;
+    screening::write_report_csv(&rows, std::io::BufWriter::new(out))?;
+    let summary = screening::summarize(&rows);
     println!(
-        "screened {} rows in {:.1} s against {} indexed entities: {} strong, {} possible, {} no match, {} unreadable",
+        "screened {} rows in {:.1} s against {} indexed entities, dataset version {}, ruleset {} (digest {})",
         summary.rows,
         started.elapsed().as_secs_f64(),
         matcher.index().len(),
-        summary.strong,
-        summary.possible,
-        summary.none,
-        summary.errors
+        store.dataset_version().await?,
+        ruleset.version(),
+        &ruleset.digest()[..12],
     );
+    println!(
+        "watchlist matches: {} strong, {} possible, {} none; {} unreadable rows",
+        summary.strong, summary.possible, summary.none, summary.errors
+    );
+    let bands: Vec<String> = summary.bands.iter().map(|(band, count)| format!("{count} {band}")).collect();
+    println!("risk bands: {}", bands.join(", "));
     println!("report written to {}", output.display());
     Ok(())
 }

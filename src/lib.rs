@@ -22,5 +22,6 @@ pub mod ingest;
 pub mod matching;
 pub mod records;
 pub mod rules;
+pub mod screening;
 pub mod store;
 pub mod taxid;

@@ -60,13 +60,18 @@ enum Command {
     },
     /// Rebuild the entity search index from the store.
     Reindex,
-    /// Screen every supplier of a CSV file against the loaded watchlists and write a report.
+    /// Screen every supplier or procurement line of a CSV file against the loaded
+    /// watchlists and the risk rules, and write a report.
     Screen {
-        /// A supplier CSV file (the same columns as `cadena ingest suppliers`).
+        /// A supplier or procurement CSV file (the columns of `cadena ingest suppliers` or
+        /// `cadena ingest procurements`; the header tells which).
         file: PathBuf,
         /// Where to write the report (CSV, one row per input row).
         #[arg(long)]
         out: PathBuf,
+        /// A rules directory to use instead of the bundled rule set.
+        #[arg(long, env = "CADENA_RULES_DIR")]
+        rules_dir: Option<PathBuf>,
     },
     /// Search recruitment agencies (or other entities) by name, tax id or licence number.
     Search {
@@ -148,7 +153,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli::ingest(&store, &index_dir, kind, &file, &source, queue).await
         }
         Command::Reindex => cli::reindex(&store, &index_dir).await,
-        Command::Screen { file, out } => cli::screen(&store, &index_dir, &file, &out).await,
+        Command::Screen { file, out, rules_dir } => {
+            cli::screen(&store, &index_dir, rules_dir.as_deref(), &file, &out).await
+        }
         Command::Search { text, kind, country, region, status, limit, json } => {
             let query = cli::search_query(text, kind, country, region, status, limit)?;
             cli::search(&store, &index_dir, &query, json).await

@@ -5,14 +5,12 @@
 //! - [`index`] is the tantivy index that finds candidates among all loaded entities;
 //! - [`Matcher`] puts them together: candidates from the index, rescored name by name,
 //!   with tax id and country as qualifiers, against two thresholds;
-//! - [`screen`] is the batch screening of a supplier file (`cadena screen`);
 //! - [`evaluation`] holds the shared quality set-ups used by tests and benchmarks.
 
 pub mod evaluation;
 pub mod index;
 pub mod normalize;
 pub mod score;
-pub mod screen;
 
 use serde::{Deserialize, Serialize};
 

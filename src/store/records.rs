@@ -171,6 +171,11 @@ fn select_records(kind: RecordKind, conditions: &str) -> sqlx::AssertSqlSafe<Str
     sqlx::AssertSqlSafe(format!("SELECT {} FROM {} {conditions}", record_columns(kind).join(", "), kind.table()))
 }
 
+/// Rebuilds a record with its source and key from a row that selected them too.
+fn stored_record_from_row<R: Record>(row: &AnyRow) -> Result<StoredRecord<R>, sqlx::Error> {
+    Ok(StoredRecord { source: row.try_get("source")?, key: row.try_get("record_key")?, record: record_from_row(row)? })
+}
+
 /// A record with the source and key it is stored under.
 #[derive(Debug, Clone)]
 pub struct StoredRecord<R> {
@@ -203,15 +208,29 @@ impl Store {
             .bind(changed_in.unwrap_or(0))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredRecord {
-                    source: row.try_get("source")?,
-                    key: row.try_get("record_key")?,
-                    record: record_from_row(row)?,
-                })
-            })
-            .collect()
+        rows.iter().map(stored_record_from_row).collect()
+    }
+
+    /// Reads the records of one kind whose key is one of `keys`, from every source,
+    /// ordered by key then source.
+    pub async fn records_by_keys<R: Record>(&self, keys: &[String]) -> sqlx::Result<Vec<StoredRecord<R>>> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(500) {
+            let sql = format!(
+                "SELECT source, record_key, {} FROM {} WHERE record_key IN ({}) ORDER BY record_key, source",
+                record_columns(R::KIND).join(", "),
+                R::KIND.table(),
+                self.backend.placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for key in chunk {
+                query = query.bind(key.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                found.push(stored_record_from_row(&row)?);
+            }
+        }
+        Ok(found)
     }
 
     /// Reads one record by its source and key.

@@ -7,17 +7,20 @@ use cadena::matching::evaluation::{self, TopHit};
 use cadena::matching::index::{EntityIndex, IndexedEntity};
 use cadena::matching::normalize::normalize;
 use cadena::matching::score::compare;
-use cadena::matching::screen::{screen_file, screen_suppliers};
 use cadena::matching::{
     DEFAULT_POSSIBLE_THRESHOLD, Matcher, ScreeningQuery, SearchQuery, Signal, Strength, Thresholds,
 };
 use cadena::records::RecordKind;
+use cadena::rules::Ruleset;
+use cadena::screening::{PreparedFile, ReportRow, write_report_csv};
 use cadena::store::Store;
 
 use crate::harness::store_tests;
 
 store_tests!(
     screening_a_supplier_file_reports_every_row,
+    screening_a_procurement_file_scores_risk,
+    batch_screening_keeps_input_order_on_many_threads,
     tax_id_and_name_disagreements_are_distinct_signals,
     agency_search_finds_typos_ids_and_filters,
     the_index_follows_loads,
@@ -154,20 +157,17 @@ async fn demo_matcher(store: &Store, dir: &std::path::Path) -> Matcher {
 async fn screening_a_supplier_file_reports_every_row(store: Store) {
     let dir = tempfile::tempdir().unwrap();
     let matcher = demo_matcher(&store, dir.path()).await;
-    let input = dir.path().join("suppliers.csv");
-    std::fs::write(
-        &input,
-        "supplier_id,name,tax_id,country\n\
-         X-1,MINERA FICTICIA ORO VERDE SAC,,PE\n\
-         X-2,,20100000001,PE\n\
-         X-3,Papelera Sin Relacion S.A.,,PE\n\
-         X-4,=HYPERLINK(\"http://evil\"),,PE\n\
-         X-5,Carvoaria Imaginaria do Cerrado,11.111.111/0001-91,BR\n",
-    )
-    .unwrap();
-    let output = dir.path().join("report.csv");
-    let summary = screen_file(&matcher, &input, &output, 2).unwrap();
+    let input = "supplier_id,name,tax_id,country,agency_ids\n\
+         X-1,MINERA FICTICIA ORO VERDE SAC,,PE,DEMO-A-001\n\
+         X-2,,20100000001,PE,\n\
+         X-3,Papelera Sin Relacion S.A.,,PE,\n\
+         X-4,=HYPERLINK(\"http://evil\"),,PE,\n\
+         X-5,Carvoaria Imaginaria do Cerrado,11.111.111/0001-91,BR,\n";
+    let rows = screen(&store, &matcher, "suppliers.csv", input).await;
+    let summary = cadena::screening::summarize(&rows);
     assert_eq!((summary.rows, summary.strong, summary.errors), (5, 2, 1), "{summary:?}");
+    let output = dir.path().join("report.csv");
+    write_report_csv(&rows, std::fs::File::create(&output).unwrap()).unwrap();
 
     let mut reader = csv::Reader::from_path(&output).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
@@ -192,6 +192,9 @@ async fn screening_a_supplier_file_reports_every_row(store: Store) {
     assert_eq!(cell(&rows[0], "match_entity_id"), "DEMO-W-001");
     assert_eq!(cell(&rows[0], "match_strength"), "strong");
     assert!(cell(&rows[0], "match_explanation").contains("oro~oro"), "{}", cell(&rows[0], "match_explanation"));
+    // A strong watchlist match makes the risk critical, whatever else is known.
+    assert_eq!(cell(&rows[0], "risk_band"), "critical");
+    assert!(cell(&rows[0], "rules_fired").contains('|'), "{}", cell(&rows[0], "rules_fired"));
     // The row without a name is reported with its line and field, and the others go on.
     assert!(cell(&rows[1], "error").contains(":3: name:"), "{}", cell(&rows[1], "error"));
     assert_eq!(cell(&rows[2], "match_strength"), "none");
@@ -305,8 +308,35 @@ async fn the_index_follows_loads(store: Store) {
     assert_eq!(EntityIndex::rebuild(&store, &rebuilt_dir).await.unwrap(), 3);
 }
 
-#[test]
-fn batch_screening_keeps_input_order_on_many_threads() {
+/// Screens a CSV text with the bundled rules on two threads.
+async fn screen(store: &Store, matcher: &Matcher, file_name: &str, csv: &str) -> Vec<ReportRow> {
+    let prepared = PreparedFile::read(store, file_name, csv.as_bytes().to_vec()).await.unwrap();
+    prepared.screen(matcher, &Ruleset::bundled(), 2).unwrap()
+}
+
+async fn screening_a_procurement_file_scores_risk(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let matcher = demo_matcher(&store, dir.path()).await;
+    let csv = String::from_utf8(std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/procurements.csv")).unwrap())
+        .unwrap();
+    let rows = screen(&store, &matcher, "procurements.csv", &csv).await;
+    assert_eq!(rows.len(), csv.lines().count() - 1, "a report row per input row");
+    let band = |id: &str| rows.iter().find(|row| row.input_id == id).map(|row| row.risk_band.clone()).unwrap();
+    // Gold from Madre de Dios, bought from a listed supplier that uses an unlicensed agency.
+    assert_eq!(band("DEMO-P-2025-001/1"), "critical");
+    // Office paper from a supplier with a complete, clean profile.
+    assert_eq!(band("DEMO-P-2025-002/1"), "low");
+    let gold = rows.iter().find(|row| row.input_id == "DEMO-P-2025-001/1").unwrap();
+    assert_eq!((gold.match_entity_id.as_str(), gold.match_strength.as_str()), ("DEMO-W-001", "strong"));
+
+    // The same paper line from a supplier cadena knows nothing about is not low, and says what is missing.
+    let unknown = "procurement_id,line_id,supplier_name,item_description,origin_country\nP-9,1,Papelera Desconocida SAC,Papel bond A4,PE\n";
+    let rows = screen(&store, &matcher, "unknown.csv", unknown).await;
+    assert_ne!(rows[0].risk_band, "low", "{:?}", rows[0]);
+    assert!(!rows[0].data_gaps.is_empty());
+}
+
+async fn batch_screening_keeps_input_order_on_many_threads(store: Store) {
     let dir = tempfile::tempdir().unwrap();
     let names: Vec<String> = (0..50).map(|i| format!("Empresa Numero{i} Ficticia")).collect();
     let entities = names.iter().enumerate().map(|(i, name)| listed(&format!("W-{i}"), vec![name.clone()])).collect();
@@ -315,11 +345,9 @@ fn batch_screening_keeps_input_order_on_many_threads() {
     for (i, name) in names.iter().enumerate() {
         csv.push_str(&format!("S-{i},{name}\n"));
     }
-    let rows = screen_suppliers(&matcher, "suppliers.csv", csv.into_bytes(), 3).unwrap();
+    let prepared = PreparedFile::read(&store, "suppliers.csv", csv.into_bytes()).await.unwrap();
+    let rows = prepared.screen(&matcher, &Ruleset::bundled(), 3).unwrap();
     for (i, row) in rows.iter().enumerate() {
-        assert_eq!(
-            (row.input_id.as_str(), row.match_entity_id.as_str()),
-            (format!("S-{i}").as_str(), format!("W-{i}").as_str())
-        );
+        assert_eq!((row.input_id.clone(), row.match_entity_id.clone()), (format!("S-{i}"), format!("W-{i}")));
     }
 }

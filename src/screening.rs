@@ -1,0 +1,494 @@
+//! Screening: matching and the risk rules together, for a supplier, a procurement line
+//! or a whole file of either (`cadena screen`).
+//!
+//! A file's rows are parsed first; the records they refer to (the suppliers of
+//! procurement lines, the agencies, the agencies' licence-register entries) are read from
+//! the store in a few queries into a [`Context`]; then the rows are screened on all cores
+//! (each thread takes every n-th row) and the report keeps the input order. A row that
+//! cannot be read is reported with its line, field and reason; the others go on.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::csv_reader::CsvFile;
+use crate::matching::{Match, Matcher, ScreeningQuery, Signal, Strength, TaxIdEvidence};
+use crate::records::{Agency, ColumnMap, LicenceEntry, ProcurementLine, RecordKind, Supplier, parse_row};
+use crate::rules::{AgencyFacts, Assessment, MatchStrength, Ruleset, Subject, WatchlistHit};
+use crate::store::Store;
+
+/// The report's columns, in order.
+pub const REPORT_COLUMNS: &[&str] = &[
+    "row",
+    "input_id",
+    "input_name",
+    "input_tax_id",
+    "match_entity_id",
+    "match_list",
+    "match_name",
+    "match_score",
+    "match_strength",
+    "match_signals",
+    "match_explanation",
+    "other_matches",
+    "risk_score",
+    "risk_band",
+    "rules_fired",
+    "data_gaps",
+    "error",
+];
+
+/// One row of the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReportRow {
+    /// The input row's line number in its file.
+    pub row: u64,
+    /// The supplier id, or `procurement_id/line_id` for a procurement line.
+    pub input_id: String,
+    pub input_name: String,
+    pub input_tax_id: String,
+    pub match_entity_id: String,
+    pub match_list: String,
+    pub match_name: String,
+    pub match_score: String,
+    pub match_strength: String,
+    pub match_signals: String,
+    pub match_explanation: String,
+    /// How many more entities reached the *possible* threshold.
+    pub other_matches: usize,
+    pub risk_score: String,
+    pub risk_band: String,
+    /// The ids of the rules that fired, `|`-separated.
+    pub rules_fired: String,
+    /// The ids of the rules that missing data left unknown, `|`-separated.
+    pub data_gaps: String,
+    pub error: String,
+}
+
+/// What a file screening did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScreeningSummary {
+    pub rows: usize,
+    pub strong: usize,
+    pub possible: usize,
+    pub none: usize,
+    pub errors: usize,
+    /// Rows per risk band, in band order (low, medium, high, critical).
+    pub bands: Vec<(String, usize)>,
+}
+
+/// The records a screening refers to, read from the store once per file.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub suppliers: HashMap<String, Supplier>,
+    pub agencies: HashMap<String, Agency>,
+    pub licences: HashMap<String, LicenceEntry>,
+}
+
+impl Context {
+    /// Reads the given suppliers and agencies, and the licence entries of those agencies.
+    /// Where several sources hold the same id, the first source (by name) wins.
+    pub async fn load(store: &Store, supplier_ids: &[String], agency_ids: &[String]) -> anyhow::Result<Context> {
+        let mut context = Context::default();
+        for stored in store.records_by_keys::<Supplier>(supplier_ids).await? {
+            context.suppliers.entry(stored.key).or_insert(stored.record);
+        }
+        let mut agency_ids: BTreeSet<String> = agency_ids.iter().cloned().collect();
+        agency_ids.extend(context.suppliers.values().flat_map(|supplier| supplier.agency_ids.iter().cloned()));
+        let agency_ids: Vec<String> = agency_ids.into_iter().collect();
+        for stored in store.records_by_keys::<Agency>(&agency_ids).await? {
+            context.agencies.entry(stored.key).or_insert(stored.record);
+        }
+        let licence_numbers: Vec<String> =
+            context.agencies.values().filter_map(|agency| agency.licence_number.clone()).collect();
+        for stored in store.records_by_keys::<LicenceEntry>(&licence_numbers).await? {
+            context.licences.entry(stored.key).or_insert(stored.record);
+        }
+        Ok(context)
+    }
+
+    /// The agencies a line and its supplier use (line's first), each with its licence entry.
+    pub fn agency_facts(&self, line: Option<&ProcurementLine>, supplier: Option<&Supplier>) -> Vec<AgencyFacts> {
+        let mut ids: Vec<&String> = Vec::new();
+        for id in line.iter().flat_map(|line| &line.agency_ids).chain(supplier.iter().flat_map(|s| &s.agency_ids)) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids.into_iter()
+            .map(|agency_id| {
+                let agency = self.agencies.get(agency_id).cloned();
+                let licence = agency
+                    .as_ref()
+                    .and_then(|agency| agency.licence_number.as_ref())
+                    .and_then(|number| self.licences.get(number).cloned());
+                AgencyFacts { agency_id: agency_id.clone(), agency, licence }
+            })
+            .collect()
+    }
+}
+
+/// One thing to screen.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Supplier(Supplier),
+    Line(ProcurementLine),
+}
+
+/// The matches and the risk assessment of one input.
+#[derive(Debug, Clone, Serialize)]
+pub struct Screening {
+    pub matches: Vec<Match>,
+    pub assessment: Assessment,
+}
+
+/// Screens inputs with one matcher, rule set and context.
+pub struct Screener<'a> {
+    pub matcher: &'a Matcher,
+    pub ruleset: &'a Ruleset,
+    pub context: &'a Context,
+}
+
+impl Screener<'_> {
+    /// Screens a supplier, or a procurement line with its supplier, agencies and matches.
+    pub fn screen(&self, input: &Input) -> anyhow::Result<Screening> {
+        let (line, supplier) = match input {
+            Input::Supplier(supplier) => (None, Some(supplier.clone())),
+            Input::Line(line) => {
+                let supplier = line.supplier_id.as_ref().and_then(|id| self.context.suppliers.get(id)).cloned();
+                (Some(line.clone()), supplier)
+            }
+        };
+        let query = match (&supplier, &line) {
+            (Some(supplier), _) => Some(ScreeningQuery {
+                name: supplier.name.clone(),
+                aliases: supplier.aliases.clone(),
+                tax_id: supplier.tax_id.clone(),
+                country: supplier.country.clone(),
+            }),
+            (None, Some(line)) if line.supplier_name.is_some() || line.supplier_tax_id.is_some() => {
+                Some(ScreeningQuery {
+                    name: line.supplier_name.clone().unwrap_or_default(),
+                    tax_id: line.supplier_tax_id.clone(),
+                    ..ScreeningQuery::default()
+                })
+            }
+            _ => None,
+        };
+        let matches = match query {
+            Some(query) => self.matcher.screen(&query)?,
+            None => Vec::new(),
+        };
+        let agencies = self.context.agency_facts(line.as_ref(), supplier.as_ref());
+        let watchlist_matches = matches.iter().filter_map(watchlist_hit).collect();
+        let subject = Subject { line, supplier, agencies, watchlist_matches };
+        let assessment = self.ruleset.evaluate(&subject);
+        Ok(Screening { matches, assessment })
+    }
+
+    /// Screens an input and fills its report row.
+    pub fn report_row(&self, line_number: u64, input: &Input) -> anyhow::Result<ReportRow> {
+        let screening = self.screen(input)?;
+        let mut row = match input {
+            Input::Supplier(supplier) => ReportRow {
+                input_id: supplier.supplier_id.clone(),
+                input_name: supplier.name.clone(),
+                input_tax_id: supplier.tax_id.clone().unwrap_or_default(),
+                ..ReportRow::default()
+            },
+            Input::Line(line) => {
+                let supplier = line.supplier_id.as_ref().and_then(|id| self.context.suppliers.get(id));
+                ReportRow {
+                    input_id: format!("{}/{}", line.procurement_id, line.line_id),
+                    input_name: supplier.map(|s| s.name.clone()).or(line.supplier_name.clone()).unwrap_or_default(),
+                    input_tax_id: supplier
+                        .and_then(|s| s.tax_id.clone())
+                        .or(line.supplier_tax_id.clone())
+                        .unwrap_or_default(),
+                    ..ReportRow::default()
+                }
+            }
+        };
+        row.row = line_number;
+        row.match_strength = Strength::None.as_str().to_owned();
+        if let Some(best) = screening.matches.first() {
+            row.match_entity_id = best.entity.entity_id.clone();
+            row.match_list = best.entity.list.clone().unwrap_or_default();
+            row.match_name = best.explanation.matched_name.clone();
+            row.match_score = format!("{:.3}", best.score);
+            row.match_strength = best.strength.as_str().to_owned();
+            row.match_signals =
+                best.explanation.signals.iter().map(|signal| signal_name(*signal)).collect::<Vec<_>>().join("|");
+            row.match_explanation = explain(best);
+            row.other_matches = screening.matches.len() - 1;
+        }
+        let assessment = &screening.assessment;
+        row.risk_score = format!("{:.1}", assessment.score);
+        row.risk_band = assessment.band.as_str().to_owned();
+        row.rules_fired = assessment.fired.iter().map(|rule| rule.id.as_str()).collect::<Vec<_>>().join("|");
+        row.data_gaps = assessment.data_gaps.iter().map(|gap| gap.rule_id.as_str()).collect::<Vec<_>>().join("|");
+        Ok(row)
+    }
+}
+
+/// A match as the rules see it; matches below *possible* are not hits.
+fn watchlist_hit(found: &Match) -> Option<WatchlistHit> {
+    let strength = match found.strength {
+        Strength::Strong => MatchStrength::Strong,
+        Strength::Possible => MatchStrength::Possible,
+        Strength::None => return None,
+    };
+    Some(WatchlistHit {
+        entity_id: found.entity.entity_id.clone(),
+        list: found.entity.list.clone(),
+        name: found.explanation.matched_name.clone(),
+        strength,
+        score: found.score,
+        reason: found.entity.reason.clone(),
+        source: Some(found.entity.source.clone()),
+    })
+}
+
+/// The signal's name as written in reports.
+pub fn signal_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::SameTaxId => "same_tax_id",
+        Signal::SameTaxIdDifferentName => "same_tax_id_different_name",
+        Signal::SameNameDifferentTaxId => "same_name_different_tax_id",
+        Signal::InvalidQueryTaxId => "invalid_tax_id",
+        Signal::CountryMismatch => "country_mismatch",
+    }
+}
+
+/// A one-line explanation of a match for a report cell.
+pub fn explain(found: &Match) -> String {
+    let e = &found.explanation;
+    let pairs: Vec<String> =
+        e.word_pairs.iter().map(|pair| format!("{}~{} {:.2}", pair.query, pair.listed, pair.similarity)).collect();
+    let mut text =
+        format!("\"{}\" matched \"{}\" (name {:.3}: {})", e.query_name, e.matched_name, e.name_score, pairs.join(", "));
+    if !e.unmatched_query_words.is_empty() || !e.unmatched_listed_words.is_empty() {
+        text.push_str(&format!(
+            "; unpaired: [{}] / [{}]",
+            e.unmatched_query_words.join(" "),
+            e.unmatched_listed_words.join(" ")
+        ));
+    }
+    match &e.tax_id {
+        TaxIdEvidence::Same { tax_id, valid, scheme } => {
+            let validity = match valid {
+                Some(true) => "valid",
+                Some(false) => "invalid",
+                None => "unchecked",
+            };
+            text.push_str(&format!("; same tax id {tax_id} ({} {validity})", scheme.as_deref().unwrap_or("no scheme")));
+        }
+        TaxIdEvidence::Different { query, listed } => {
+            text.push_str(&format!("; different tax ids {query} / {listed}"));
+        }
+        TaxIdEvidence::NotCompared => {}
+    }
+    if e.signals.contains(&Signal::CountryMismatch) {
+        text.push_str(&format!(
+            "; countries differ {} / {}",
+            e.query_country.as_deref().unwrap_or("?"),
+            e.listed_country.as_deref().unwrap_or("?")
+        ));
+    }
+    text
+}
+
+/// A file's rows, parsed: each is an input or the errors that kept it from being one.
+struct ParsedFile {
+    rows: Vec<(u64, Result<Input, String>)>,
+}
+
+impl ParsedFile {
+    fn supplier_ids(&self) -> Vec<String> {
+        let ids: BTreeSet<String> = self
+            .rows
+            .iter()
+            .filter_map(|(_, row)| match row {
+                Ok(Input::Line(line)) => line.supplier_id.clone(),
+                _ => None,
+            })
+            .collect();
+        ids.into_iter().collect()
+    }
+
+    fn agency_ids(&self) -> Vec<String> {
+        let ids: BTreeSet<String> = self
+            .rows
+            .iter()
+            .flat_map(|(_, row)| match row {
+                Ok(Input::Line(line)) => line.agency_ids.clone(),
+                Ok(Input::Supplier(supplier)) => supplier.agency_ids.clone(),
+                Err(_) => Vec::new(),
+            })
+            .collect();
+        ids.into_iter().collect()
+    }
+}
+
+/// Which kind of file a header belongs to: procurement lines if it has their key
+/// columns, else suppliers.
+pub fn file_kind(header: &[String]) -> RecordKind {
+    let has = |column: &str| header.iter().any(|name| name.trim().eq_ignore_ascii_case(column));
+    if has("procurement_id") && has("line_id") { RecordKind::Procurements } else { RecordKind::Suppliers }
+}
+
+fn parse_file(file_name: &str, bytes: Vec<u8>) -> anyhow::Result<ParsedFile> {
+    let file = CsvFile::from_bytes(file_name, bytes);
+    let (header, rows) = file.rows().map_err(|err| anyhow::anyhow!("{err}"))?;
+    let kind = file_kind(&header);
+    let columns = ColumnMap::new(kind, &header).map_err(|missing| {
+        anyhow::anyhow!(crate::ingest::missing_columns_message(file_name, &header, kind, &missing))
+    })?;
+    let rows = rows
+        .map(|row| match row {
+            Ok(row) => {
+                let cells = row.cells();
+                let input = match kind {
+                    RecordKind::Procurements => parse_row::<ProcurementLine>(&columns, &cells).map(Input::Line),
+                    _ => parse_row::<Supplier>(&columns, &cells).map(Input::Supplier),
+                };
+                let input = input.map_err(|errors| {
+                    let messages: Vec<String> = errors
+                        .iter()
+                        .map(|err| format!("{file_name}:{}: {}: {}", row.line, err.field, err.reason))
+                        .collect();
+                    messages.join("; ")
+                });
+                (row.line, input)
+            }
+            Err(err) => (err.line, Err(format!("{file_name}:{}: row: {}", err.line, err.reason))),
+        })
+        .collect();
+    Ok(ParsedFile { rows })
+}
+
+/// A file ready to screen: its rows parsed and the records they refer to read.
+pub struct PreparedFile {
+    parsed: ParsedFile,
+    context: Context,
+}
+
+impl PreparedFile {
+    /// Parses a supplier or procurement CSV file (the kind is told by its header) and
+    /// reads from the store the suppliers, agencies and licence entries its rows refer to.
+    pub async fn read(store: &Store, file_name: &str, bytes: Vec<u8>) -> anyhow::Result<PreparedFile> {
+        let parsed = parse_file(file_name, bytes)?;
+        let context = Context::load(store, &parsed.supplier_ids(), &parsed.agency_ids()).await?;
+        Ok(PreparedFile { parsed, context })
+    }
+
+    pub fn len(&self) -> usize {
+        self.parsed.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parsed.rows.is_empty()
+    }
+
+    /// Screens every row on `threads` threads (this blocks: run it off the async
+    /// executor); the report rows come back in input order.
+    pub fn screen(&self, matcher: &Matcher, ruleset: &Ruleset, threads: usize) -> anyhow::Result<Vec<ReportRow>> {
+        let screener = Screener { matcher, ruleset, context: &self.context };
+        screen_rows(&screener, &self.parsed, threads)
+    }
+}
+
+/// Screens parsed rows on `threads` threads.
+fn screen_rows(screener: &Screener, parsed: &ParsedFile, threads: usize) -> anyhow::Result<Vec<ReportRow>> {
+    let threads = threads.max(1);
+    let mut report: Vec<ReportRow> = vec![ReportRow::default(); parsed.rows.len()];
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                scope.spawn(move || -> anyhow::Result<Vec<(usize, ReportRow)>> {
+                    let mut done = Vec::new();
+                    for (index, (line, row)) in parsed.rows.iter().enumerate().skip(thread).step_by(threads) {
+                        let report_row = match row {
+                            Ok(input) => screener.report_row(*line, input)?,
+                            Err(error) => ReportRow { row: *line, error: error.clone(), ..ReportRow::default() },
+                        };
+                        done.push((index, report_row));
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        for worker in workers {
+            let done = worker.join().map_err(|_| anyhow::anyhow!("a screening thread panicked"))??;
+            for (index, row) in done {
+                report[index] = row;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(report)
+}
+
+/// Counts the report rows by outcome.
+pub fn summarize(rows: &[ReportRow]) -> ScreeningSummary {
+    let mut summary = ScreeningSummary { rows: rows.len(), ..ScreeningSummary::default() };
+    let mut bands: HashMap<&str, usize> = HashMap::new();
+    for row in rows {
+        if !row.error.is_empty() {
+            summary.errors += 1;
+            continue;
+        }
+        match row.match_strength.as_str() {
+            "strong" => summary.strong += 1,
+            "possible" => summary.possible += 1,
+            _ => summary.none += 1,
+        }
+        *bands.entry(row.risk_band.as_str()).or_default() += 1;
+    }
+    summary.bands = crate::rules::Band::ALL
+        .iter()
+        .map(|band| (band.as_str().to_owned(), bands.get(band.as_str()).copied().unwrap_or(0)))
+        .collect();
+    summary
+}
+
+/// Writes the report as CSV. Cells that a spreadsheet would run as a formula (starting
+/// with `=`, `+`, `-`, `@`, tab or carriage return) are prefixed with `'`.
+pub fn write_report_csv(rows: &[ReportRow], out: impl Write) -> anyhow::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(REPORT_COLUMNS)?;
+    for row in rows {
+        let cells = [
+            row.row.to_string(),
+            row.input_id.clone(),
+            row.input_name.clone(),
+            row.input_tax_id.clone(),
+            row.match_entity_id.clone(),
+            row.match_list.clone(),
+            row.match_name.clone(),
+            row.match_score.clone(),
+            row.match_strength.clone(),
+            row.match_signals.clone(),
+            row.match_explanation.clone(),
+            row.other_matches.to_string(),
+            row.risk_score.clone(),
+            row.risk_band.clone(),
+            row.rules_fired.clone(),
+            row.data_gaps.clone(),
+            row.error.clone(),
+        ];
+        writer.write_record(cells.iter().map(|cell| neutralise_formula(cell).into_owned()))?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// Guards a CSV cell against formula injection.
+pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
