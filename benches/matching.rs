@@ -457,6 +457,6 @@ impl NameGenerator {
             _ => chars[at] = 'x',
         }
         let typed: String = chars.into_iter().collect();
-        if self.next() % 2 == 0 { typed.to_uppercase() } else { typed }
+        if self.next().is_multiple_of(2) { typed.to_uppercase() } else { typed }
     }
 }

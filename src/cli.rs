@@ -156,10 +156,7 @@ pub async fn search(store: &Store, index_dir: &Path, query: &SearchQuery, json: 
         println!("nothing found for {:?}", query.text);
         return Ok(());
     }
-    println!(
-        "{:>5}  {:<16} {:<40} {:<8} {:<14} {:<12} {}",
-        "score", "id", "name", "country", "region", "licence", "status"
-    );
+    println!("{:>5}  {:<16} {:<40} {:<8} {:<14} {:<12} status", "score", "id", "name", "country", "region", "licence");
     for found in &found {
         let entity = &found.entity;
         println!(

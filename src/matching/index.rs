@@ -499,7 +499,7 @@ impl EntityIndex {
         };
         let searcher = self.reader.searcher();
         let token = |what, text: &str| Term::from_field_text(f.terms, &term_text(query.kind, what, text));
-        let mut words: Vec<&Word> = query.names.iter().flat_map(|name| indexed_words(name)).collect();
+        let mut words: Vec<&Word> = query.names.iter().flat_map(indexed_words).collect();
         words.sort_unstable_by(|a, b| a.text.cmp(&b.text));
         words.dedup_by(|a, b| a.text == b.text);
         // A word the index knows is searched as itself; a distinctive word it does not know

@@ -242,12 +242,12 @@ impl Matcher {
             _ => TaxIdEvidence::NotCompared,
         };
         let same_tax_id = signals.contains(&Signal::SameTaxId);
-        if let (Some(ours), Some(theirs)) = (query.country.as_deref(), entity.country.as_deref()) {
-            if !ours.eq_ignore_ascii_case(theirs) {
-                signals.push(Signal::CountryMismatch);
-                if !same_tax_id {
-                    score *= COUNTRY_MISMATCH_FACTOR;
-                }
+        if let (Some(ours), Some(theirs)) = (query.country.as_deref(), entity.country.as_deref())
+            && !ours.eq_ignore_ascii_case(theirs)
+        {
+            signals.push(Signal::CountryMismatch);
+            if !same_tax_id {
+                score *= COUNTRY_MISMATCH_FACTOR;
             }
         }
         let strength = self.strength(score);

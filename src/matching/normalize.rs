@@ -351,13 +351,12 @@ fn push_word(words: &mut Vec<RawWord>, current: &mut String, in_parentheses: boo
     }
     let text = std::mem::take(current);
     let is_letter = |text: &str| text.len() == 1 && text.as_bytes()[0].is_ascii_alphabetic();
-    if is_letter(&text) {
-        if let Some(previous) = words.last_mut() {
-            if previous.joinable_run {
-                previous.text.push_str(&text);
-                return;
-            }
-        }
+    if is_letter(&text)
+        && let Some(previous) = words.last_mut()
+        && previous.joinable_run
+    {
+        previous.text.push_str(&text);
+        return;
     }
     words.push(RawWord { joinable_run: is_letter(&text), text, in_parentheses, clause });
 }
@@ -402,7 +401,7 @@ fn classify(words: Vec<RawWord>) -> Vec<Word> {
         };
     }
     // A name with no distinctive word ("Compañía S.A.", "Holland") keeps its words as its identity.
-    if !classes.iter().any(|class| *class == WordClass::Regular) {
+    if !classes.contains(&WordClass::Regular) {
         for class in classes.iter_mut().filter(|class| matches!(class, WordClass::LegalForm | WordClass::Qualifier)) {
             *class = WordClass::Regular;
         }
