@@ -15,10 +15,8 @@
 use std::time::Instant;
 
 use cadena::ingest::{LoadRequest, load_file};
-use cadena::matching::evaluation::{self, TopHit};
+use cadena::matching::evaluation;
 use cadena::matching::index::EntityIndex;
-use cadena::matching::normalize::normalize;
-use cadena::matching::score::compare;
 use cadena::matching::{DEFAULT_POSSIBLE_THRESHOLD, Matcher, ScreeningQuery, Thresholds};
 use cadena::records::RecordKind;
 use cadena::rules::Ruleset;
@@ -87,14 +85,7 @@ fn main() -> anyhow::Result<()> {
     let indexed = matcher.index().len();
 
     // Quality.
-    let hits: Vec<Option<TopHit>> = patstat
-        .queries
-        .iter()
-        .map(|query| {
-            let found = matcher.screen(&ScreeningQuery { name: query.name.clone(), ..ScreeningQuery::default() })?;
-            Ok(found.first().map(|best| TopHit { id: best.entity.entity_id.clone(), score: best.score }))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let hits = evaluation::top_hits(&matcher, &patstat)?;
     let at_default = evaluation::rates(&patstat, &hits, DEFAULT_POSSIBLE_THRESHOLD);
     println!("PATSTAT at the default possible threshold, {indexed} entities indexed: {at_default}");
     println!(
@@ -117,13 +108,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     let pairs = evaluation::nomenklatura_organisations(&data.join("matching/name_pairs_nomenklatura.csv"))?;
-    let correct = pairs
-        .iter()
-        .filter(|pair| {
-            (compare(&normalize(&pair.left), &normalize(&pair.right)).score >= DEFAULT_POSSIBLE_THRESHOLD)
-                == pair.is_match
-        })
-        .count();
+    let correct = evaluation::pairs_right(&pairs, DEFAULT_POSSIBLE_THRESHOLD);
     println!(
         "nomenklatura organisation pairs at the default threshold: {correct}/{} correct = {:.3} (target at least 0.85)",
         pairs.len(),

@@ -12,6 +12,10 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::normalize::normalize;
+use super::score::compare;
+use super::{Matcher, ScreeningQuery};
+
 /// A listed entity of an evaluation set.
 #[derive(Debug, Clone)]
 pub struct ListedName {
@@ -169,6 +173,33 @@ pub fn nomenklatura_organisations(path: &Path) -> anyhow::Result<Vec<NamePair>> 
         });
     }
     Ok(pairs)
+}
+
+/// How many pairs the name comparison gets right at `threshold` (a match is a score at
+/// or above it).
+pub fn pairs_right(pairs: &[NamePair], threshold: f64) -> usize {
+    pairs
+        .iter()
+        .filter(|pair| {
+            let score = super::score::compare(
+                &super::normalize::normalize(&pair.left),
+                &super::normalize::normalize(&pair.right),
+            )
+            .score;
+            (score >= threshold) == pair.is_match
+        })
+        .count()
+}
+
+/// The best hit the matcher gives each query of a set, by name alone.
+pub fn top_hits(matcher: &Matcher, set: &EvaluationSet) -> anyhow::Result<Vec<Option<TopHit>>> {
+    set.queries
+        .iter()
+        .map(|query| {
+            let found = matcher.screen(&ScreeningQuery { name: query.name.clone(), ..ScreeningQuery::default() })?;
+            Ok(found.first().map(|best| TopHit { id: best.entity.entity_id.clone(), score: best.score }))
+        })
+        .collect()
 }
 
 /// One entity of the CBP Withhold Release Order file: its name and aliases.

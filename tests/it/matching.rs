@@ -3,7 +3,7 @@
 
 use cadena::demo;
 use cadena::ingest::{self, LoadRequest};
-use cadena::matching::evaluation::{self, TopHit};
+use cadena::matching::evaluation;
 use cadena::matching::index::{EntityIndex, IndexedEntity};
 use cadena::matching::normalize::normalize;
 use cadena::matching::score::compare;
@@ -98,14 +98,7 @@ fn patstat_screening_beats_the_rapidfuzz_baseline() {
     let dir = tempfile::tempdir().unwrap();
     let entities = set.listed.iter().map(|entry| listed(&entry.id, vec![entry.name.clone()])).collect();
     let matcher = watchlist_index(dir.path(), entities);
-    let hits: Vec<Option<TopHit>> = set
-        .queries
-        .iter()
-        .map(|query| {
-            let found = matcher.screen(&ScreeningQuery { name: query.name.clone(), ..ScreeningQuery::default() });
-            found.unwrap().first().map(|best| TopHit { id: best.entity.entity_id.clone(), score: best.score })
-        })
-        .collect();
+    let hits = evaluation::top_hits(&matcher, &set).unwrap();
     let rates = evaluation::rates(&set, &hits, DEFAULT_POSSIBLE_THRESHOLD);
     assert!(rates.recall >= 0.97 && rates.false_positive_rate <= 0.01, "{rates}");
 }
@@ -114,13 +107,7 @@ fn patstat_screening_beats_the_rapidfuzz_baseline() {
 fn nomenklatura_organisation_pairs_are_mostly_right() {
     let Some(path) = shared_file("matching/name_pairs_nomenklatura.csv") else { return };
     let pairs = evaluation::nomenklatura_organisations(&path).unwrap();
-    let correct = pairs
-        .iter()
-        .filter(|pair| {
-            (compare(&normalize(&pair.left), &normalize(&pair.right)).score >= DEFAULT_POSSIBLE_THRESHOLD)
-                == pair.is_match
-        })
-        .count();
+    let correct = evaluation::pairs_right(&pairs, DEFAULT_POSSIBLE_THRESHOLD);
     let accuracy = correct as f64 / pairs.len() as f64;
     assert!(accuracy >= 0.85, "accuracy {accuracy:.3} ({correct}/{})", pairs.len());
 }
