@@ -181,11 +181,7 @@ pub fn pairs_right(pairs: &[NamePair], threshold: f64) -> usize {
     pairs
         .iter()
         .filter(|pair| {
-            let score = super::score::compare(
-                &super::normalize::normalize(&pair.left),
-                &super::normalize::normalize(&pair.right),
-            )
-            .score;
+            let score = compare(&normalize(&pair.left), &normalize(&pair.right)).score;
             (score >= threshold) == pair.is_match
         })
         .count()
