@@ -62,23 +62,28 @@ pub async fn reindex(store: &Store, index_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the index for screening or search, building it first when it is missing or
-/// empty but the store has records.
-async fn open_matcher(store: &Store, index_dir: &Path) -> anyhow::Result<Matcher> {
-    let mut index = EntityIndex::open_or_create(index_dir)?;
-    if index.is_empty() {
-        let mut stored = 0;
-        for kind in INDEXED_KINDS {
-            stored += store.count_records(kind).await?;
-        }
-        if stored > 0 {
-            eprintln!("the index is empty; building it from the store ({stored} records) …");
-            drop(index);
-            EntityIndex::rebuild(store, index_dir).await?;
-            index = EntityIndex::open_or_create(index_dir)?;
-        }
+/// Opens the index, building it first when it is missing or empty but the store has
+/// records (a new data directory, or one from before the index existed).
+async fn open_index(store: &Store, index_dir: &Path) -> anyhow::Result<EntityIndex> {
+    let index = EntityIndex::open_or_create(index_dir)?;
+    if !index.is_empty() {
+        return Ok(index);
     }
-    Ok(Matcher::new(index, Thresholds::default()))
+    let mut stored = 0;
+    for kind in INDEXED_KINDS {
+        stored += store.count_records(kind).await?;
+    }
+    if stored == 0 {
+        return Ok(index);
+    }
+    eprintln!("the index is empty; building it from the store ({stored} records) …");
+    drop(index);
+    EntityIndex::rebuild(store, index_dir).await?;
+    EntityIndex::open_or_create(index_dir)
+}
+
+async fn open_matcher(store: &Store, index_dir: &Path) -> anyhow::Result<Matcher> {
+    Ok(Matcher::new(open_index(store, index_dir).await?, Thresholds::default()))
 }
 
 /// `cadena screen FILE --out REPORT`: screens every supplier or procurement line of a
@@ -259,7 +264,7 @@ fn print_load_table(loads: &[DatasetVersion]) {
 /// `cadena serve`: the HTTP API with the ingestion worker in the background, until
 /// Ctrl-C or SIGTERM; a load in progress is finished before the process exits.
 pub async fn serve(store: Store, index_dir: &Path, bind: SocketAddr, demo: bool) -> anyhow::Result<()> {
-    let index = Arc::new(EntityIndex::open_or_create(index_dir)?);
+    let index = Arc::new(open_index(&store, index_dir).await?);
     if demo {
         println!("loading the demo dataset (fictional names) …");
         for report in crate::demo::load_demo(&store).await.context("failed to load the demo dataset")? {
