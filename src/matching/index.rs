@@ -104,6 +104,7 @@ pub struct IndexedEntity {
     pub region: Option<String>,
     pub region_code: Option<String>,
     pub licence_status: Option<String>,
+    /// As written in the agency file.
     pub licence_number: Option<String>,
     pub licence_expires: Option<String>,
     pub reason: Option<String>,
@@ -164,7 +165,7 @@ impl Indexable for Agency {
             region: self.region.clone(),
             region_code: self.region_code.clone(),
             licence_status: self.licence_status.clone(),
-            licence_number: self.licence_number.as_deref().and_then(licence_number_key),
+            licence_number: self.licence_number.clone(),
             licence_expires: self.licence_expires.map(|date| date.to_string()),
             ..IndexedEntity::default()
         }
@@ -463,7 +464,8 @@ impl EntityIndex {
             let normalized = normalize(name);
             words.extend(indexed_words(&normalized).map(|word| word.text.clone()));
         }
-        let ids = [(TermKind::TaxId, &entity.tax_id), (TermKind::LicenceNumber, &entity.licence_number)];
+        let licence_key = entity.licence_number.as_deref().and_then(licence_number_key);
+        let ids = [(TermKind::TaxId, &entity.tax_id), (TermKind::LicenceNumber, &licence_key)];
         doc.add_text(
             f.terms,
             entity_terms(kind, &words, ids.iter().filter_map(|(what, id)| Some((*what, id.as_deref()?)))).join(" "),

@@ -305,7 +305,9 @@ impl Matcher {
         let mut found: Vec<Match> = candidates
             .into_iter()
             .map(|entity| {
-                let exact_id = id_key.is_some() && (entity.tax_id == id_key || entity.licence_number == licence_key);
+                let exact_id = id_key.is_some()
+                    && (entity.tax_id == id_key
+                        || entity.licence_number.as_deref().and_then(licence_number_key) == licence_key);
                 let (query_name, matched_name, comparison) = best_name_pair(&[text], &names, &entity.names);
                 let coverage = query_coverage(&comparison, &names[0]);
                 let score = if exact_id { 1.0 } else { 0.8 * coverage + 0.2 * comparison.score };

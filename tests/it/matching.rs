@@ -252,6 +252,9 @@ async fn agency_search_finds_typos_ids_and_filters(store: Store) {
     assert_eq!(first_id(search("empleos inventada")), "DEMO-A-001", "part of a name, no accents");
     assert_eq!(first_id(search("colocaciones")), "DEMO-A-004", "one word");
     assert_eq!(first_id(search("DEMO-LIC-0077")), "DEMO-A-003", "a licence number");
+    let by_licence = matcher.search(&search("demo lic 0077")).unwrap();
+    assert_eq!(by_licence[0].entity.licence_number.as_deref(), Some("DEMO-LIC-0077"), "shown as written");
+    assert_eq!(by_licence[0].entity.licence_status.as_deref(), Some("suspended"));
     assert_eq!(first_id(search("20333333331")), "DEMO-A-002", "a tax id");
     let unlicensed = SearchQuery { licence_status: Some("unlicensed".to_owned()), ..search("agencia empleos") };
     assert_eq!(first_id(unlicensed), "DEMO-A-001");
