@@ -47,9 +47,18 @@ pub async fn ingest(
     let report = ingest::load_file(store, request).await?;
     print_load_summary(&report);
     if INDEXED_KINDS.contains(&kind) {
-        let index = EntityIndex::open_or_create(index_dir)?;
-        let n_indexed = index.update_from_load(store, kind, report.dataset.id).await?;
-        println!("index: {n_indexed} changed records indexed ({} entities in all)", index.len());
+        // The load is committed whatever happens here; an index left behind is rebuilt
+        // from the store by `cadena reindex`.
+        let updated = match EntityIndex::open_or_create(index_dir) {
+            Ok(index) => index.update_from_load(store, kind, report.dataset.id).await.map(|n| (n, index.len())),
+            Err(err) => Err(err),
+        };
+        match updated {
+            Ok((n_indexed, total)) => println!("index: {n_indexed} changed records indexed ({total} entities in all)"),
+            Err(err) => eprintln!(
+                "cadena: warning: the load is saved but the search index was not updated ({err:#}); run `cadena reindex`"
+            ),
+        }
     }
     Ok(())
 }

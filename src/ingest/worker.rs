@@ -75,8 +75,14 @@ impl Worker {
             "load completed"
         );
         if let Some(index) = &self.index {
-            let n_indexed = index.update_from_load(&self.store, report.dataset.kind, report.dataset.id).await?;
-            tracing::info!(dataset_id = report.dataset.id, n_indexed, "index updated");
+            // The load is committed; an index update that fails is logged, not the load failed.
+            match index.update_from_load(&self.store, report.dataset.kind, report.dataset.id).await {
+                Ok(n_indexed) => tracing::info!(dataset_id = report.dataset.id, n_indexed, "index updated"),
+                Err(err) => tracing::error!(
+                    dataset_id = report.dataset.id,
+                    "the search index was not updated ({err:#}); run `cadena reindex`"
+                ),
+            }
         }
         Ok(report)
     }

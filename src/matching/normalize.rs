@@ -451,6 +451,14 @@ mod tests {
     }
 
     #[test]
+    fn composed_and_decomposed_accents_agree() {
+        let composed = "Compa\u{f1}\u{ed}a Minera Per\u{fa}";
+        let decomposed = "Compan\u{303}i\u{301}a Minera Peru\u{301}";
+        assert_eq!(normalize(composed), normalize(decomposed));
+        assert_eq!(normalize(decomposed).text(), "compania minera peru");
+    }
+
+    #[test]
     fn apostrophes_join_and_punctuation_splits() {
         assert_eq!(normalize("KONINKLEJKE FILIPS EHLEKTR'ONIKS N.V.").text(), "koninklejke filips ehlektroniks nv");
         assert_eq!(normalize("GIST-BROCADES B.V.").text(), "gist brocades bv");
