@@ -2,6 +2,7 @@
 //! screening and agency search over a store, and the index following loads.
 
 use cadena::demo;
+use cadena::ingest::worker::Worker;
 use cadena::ingest::{self, LoadRequest};
 use cadena::matching::evaluation;
 use cadena::matching::index::{EntityIndex, IndexedEntity};
@@ -13,7 +14,8 @@ use cadena::matching::{
 use cadena::records::RecordKind;
 use cadena::rules::Ruleset;
 use cadena::screening::{PreparedFile, ReportRow, write_report_csv};
-use cadena::store::Store;
+use cadena::store::datasets::NewLoad;
+use cadena::store::{LoadStatus, Store};
 
 use crate::harness::store_tests;
 
@@ -24,6 +26,7 @@ store_tests!(
     tax_id_and_name_disagreements_are_distinct_signals,
     agency_search_finds_typos_ids_and_filters,
     the_index_follows_loads,
+    the_worker_updates_the_index_after_each_load,
 );
 
 /// (query, listed, should match at the default *possible* threshold)
@@ -340,4 +343,17 @@ async fn batch_screening_keeps_input_order_on_many_threads(store: Store) {
     for (i, row) in rows.iter().enumerate() {
         assert_eq!((row.input_id.clone(), row.match_entity_id.clone()), (format!("S-{i}"), format!("W-{i}")));
     }
+}
+
+async fn the_worker_updates_the_index_after_each_load(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("agencies.csv");
+    std::fs::write(&file, "agency_id,name,licence_status\nA-1,Reclutamientos Andinos S.A.C.,revocada\n").unwrap();
+    let path = file.to_string_lossy();
+    let new_load = NewLoad { kind: RecordKind::Agencies, source: "test", file_name: &path, file_path: Some(&path) };
+    store.create_load(&new_load, LoadStatus::Queued).await.unwrap();
+    let index = std::sync::Arc::new(EntityIndex::open_or_create(&dir.path().join("index")).unwrap());
+    let reports = Worker::new(store.clone()).with_index(index.clone()).run_until_idle().await.unwrap();
+    assert!(reports[0].is_ok(), "{reports:?}");
+    assert_eq!(index.len(), 1, "the queued load's agency is searchable without a reindex");
 }
