@@ -14,10 +14,12 @@ use crate::ingest::worker::Worker;
 use crate::ingest::{self, LoadReport, LoadRequest};
 use crate::matching::index::{EntityIndex, INDEXED_KINDS};
 use crate::matching::{Matcher, SearchQuery, Thresholds};
-use crate::records::{RecordKind, fields};
+use crate::records::RecordKind;
 use crate::rules::{RulesError, Ruleset};
 use crate::screening::{self, PreparedFile};
+use crate::service::ScreeningService;
 use crate::store::datasets::NewLoad;
+use crate::store::keys::Role;
 use crate::store::{DatasetVersion, LoadStatus, Store};
 
 /// How many rejected rows a summary prints before pointing at `cadena datasets ID`.
@@ -135,29 +137,6 @@ pub async fn screen(
     Ok(())
 }
 
-/// Builds a search from command-line arguments, reading country, region and licence
-/// status as the CSV files do ("Perú", "Madre de Dios", "vigente").
-pub fn search_query(
-    text: String,
-    kind: Option<RecordKind>,
-    country: Option<String>,
-    region: Option<String>,
-    status: Option<String>,
-    limit: usize,
-) -> anyhow::Result<SearchQuery> {
-    let country = country
-        .map(|cell| fields::parse_country(&cell))
-        .transpose()
-        .map_err(|err| anyhow::anyhow!("--country: {err}"))?;
-    let region = region
-        .map(|cell| fields::region_code(country.as_deref(), &cell).unwrap_or_else(|| cell.trim().to_ascii_uppercase()));
-    let licence_status = status
-        .map(|cell| fields::parse_licence_status(&cell).map(str::to_owned))
-        .transpose()
-        .map_err(|err| anyhow::anyhow!("--status: {err}"))?;
-    Ok(SearchQuery { text, kind, country, region, licence_status, limit: Some(limit) })
-}
-
 /// `cadena search TEXT`: finds agencies (or other entities) by name, tax id or licence number.
 pub async fn search(store: &Store, index_dir: &Path, query: &SearchQuery, json: bool) -> anyhow::Result<()> {
     let matcher = open_matcher(store, index_dir).await?;
@@ -272,7 +251,14 @@ fn print_load_table(loads: &[DatasetVersion]) {
 
 /// `cadena serve`: the HTTP API with the ingestion worker in the background, until
 /// Ctrl-C or SIGTERM; a load in progress is finished before the process exits.
-pub async fn serve(store: Store, index_dir: &Path, bind: SocketAddr, demo: bool) -> anyhow::Result<()> {
+pub async fn serve(
+    store: Store,
+    index_dir: &Path,
+    rules_dir: Option<&Path>,
+    bind: SocketAddr,
+    demo: bool,
+) -> anyhow::Result<()> {
+    let ruleset = Arc::new(load_rules(rules_dir)?);
     let index = Arc::new(open_index(&store, index_dir).await?);
     if demo {
         println!("loading the demo dataset (fictional names) …");
@@ -281,12 +267,19 @@ pub async fn serve(store: Store, index_dir: &Path, bind: SocketAddr, demo: bool)
             index.update_from_load(&store, report.dataset.kind, report.dataset.id).await?;
         }
     }
+    let matcher = Arc::new(Matcher::new(index.as_ref().clone(), Thresholds::default()));
+    let screening = Arc::new(ScreeningService::new(store.clone(), matcher, ruleset));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let worker = tokio::spawn(Worker::new(store.clone()).with_index(index.clone()).run(shutdown_rx));
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("failed to listen on {bind}"))?;
     let address = listener.local_addr()?;
     println!("cadena is listening on http://{address}/ (Ctrl-C stops it)");
-    axum::serve(listener, http::router(AppState { store: store.clone() }))
+    if demo {
+        let (key, secret) = store.create_key("demo", Role::Admin).await?;
+        println!("demo API key {} (role {}), for `Authorization: Bearer <key>`:", key.id, key.role);
+        println!("{secret}");
+    }
+    axum::serve(listener, http::router(AppState { store: store.clone(), screening }))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the HTTP server failed")?;
@@ -364,5 +357,43 @@ pub fn rules_test(rules_dir: Option<&Path>) -> anyhow::Result<()> {
         );
     }
     println!("{} rules, {} test cases: all passed", report.n_rules, report.n_cases);
+    Ok(())
+}
+
+/// `cadena keys create --role ROLE`: creates a key and prints it, alone on the last line.
+pub async fn keys_create(store: &Store, role: Role, name: &str) -> anyhow::Result<()> {
+    let (key, secret) = store.create_key(name, role).await?;
+    println!("created API key {} ({:?}, role {}); it is shown once, here:", key.id, key.name, key.role);
+    println!("{secret}");
+    Ok(())
+}
+
+/// `cadena keys list`: the keys, without their secrets.
+pub async fn keys_list(store: &Store) -> anyhow::Result<()> {
+    let keys = store.list_keys().await?;
+    if keys.is_empty() {
+        println!("no API keys yet; `cadena keys create --role officer` makes one");
+        return Ok(());
+    }
+    println!("{:>4}  {:<10} {:<24} {:<26} revoked", "id", "role", "name", "created");
+    for key in keys {
+        println!(
+            "{:>4}  {:<10} {:<24} {:<26} {}",
+            key.id,
+            key.role,
+            key.name,
+            key.created_at,
+            key.revoked_at.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+/// `cadena keys revoke ID`.
+pub async fn keys_revoke(store: &Store, id: i64) -> anyhow::Result<()> {
+    if !store.revoke_key(id).await? {
+        anyhow::bail!("there is no live API key {id} (`cadena keys list` shows them)");
+    }
+    println!("revoked API key {id}");
     Ok(())
 }

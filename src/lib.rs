@@ -23,5 +23,6 @@ pub mod matching;
 pub mod records;
 pub mod rules;
 pub mod screening;
+pub mod service;
 pub mod store;
 pub mod taxid;

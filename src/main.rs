@@ -9,7 +9,9 @@ use tracing_subscriber::EnvFilter;
 
 use cadena::cli;
 use cadena::ingest::DEFAULT_SOURCE;
+use cadena::matching::SearchQuery;
 use cadena::records::RecordKind;
+use cadena::store::keys::Role;
 use cadena::store::{Store, StoreConfig};
 
 /// Supply-chain trafficking-risk screening: suppliers, recruitment agencies, procurements.
@@ -29,9 +31,18 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "CADENA_BIND", default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
-        /// Load the bundled demo dataset (fictional names) before serving.
+        /// Load the bundled demo dataset (fictional names) before serving, and print an
+        /// admin API key to try it with.
         #[arg(long)]
         demo: bool,
+        /// A rules directory to use instead of the bundled rule set.
+        #[arg(long, env = "CADENA_RULES_DIR")]
+        rules_dir: Option<PathBuf>,
+    },
+    /// Create, list or revoke API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
     },
     /// Load a CSV file of one record kind into the store and print what happened.
     Ingest {
@@ -116,6 +127,26 @@ enum RulesAction {
     Test,
 }
 
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Create a key; it is printed once, alone on the last line.
+    Create {
+        /// What the key may do.
+        #[arg(long)]
+        role: Role,
+        /// Who or what the key is for.
+        #[arg(long, default_value = "unnamed")]
+        name: String,
+    },
+    /// List the keys (never their secrets).
+    List,
+    /// Revoke a key: it stops working at once.
+    Revoke {
+        /// The key's id, as `cadena keys list` shows it.
+        id: i64,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -148,7 +179,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = Store::open(&cli.store).await?;
     let index_dir = cli.store.index_dir();
     match cli.command {
-        Command::Serve { bind, demo } => cli::serve(store, &index_dir, bind, demo).await,
+        Command::Serve { bind, demo, rules_dir } => {
+            cli::serve(store, &index_dir, rules_dir.as_deref(), bind, demo).await
+        }
+        Command::Keys { action: KeysAction::Create { role, name } } => cli::keys_create(&store, role, &name).await,
+        Command::Keys { action: KeysAction::List } => cli::keys_list(&store).await,
+        Command::Keys { action: KeysAction::Revoke { id } } => cli::keys_revoke(&store, id).await,
         Command::Ingest { kind, file, source, queue } => {
             cli::ingest(&store, &index_dir, kind, &file, &source, queue).await
         }
@@ -157,7 +193,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli::screen(&store, &index_dir, rules_dir.as_deref(), &file, &out).await
         }
         Command::Search { text, kind, country, region, status, limit, json } => {
-            let query = cli::search_query(text, kind, country, region, status, limit)?;
+            let query = SearchQuery::from_user(text, kind, country, region, status, limit)
+                .map_err(|err| anyhow::anyhow!("--{err}"))?;
             cli::search(&store, &index_dir, &query, json).await
         }
         Command::Datasets { id, limit, json } => cli::datasets(&store, id, limit, json).await,

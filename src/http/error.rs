@@ -12,6 +12,12 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// No key, or a key that is unknown or revoked.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid key whose role may not use the endpoint.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("internal error: {0:#}")]
@@ -23,6 +29,8 @@ impl IntoResponse for Error {
         let (status, message) = match &self {
             Error::NotFound(message) => (StatusCode::NOT_FOUND, message.clone()),
             Error::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
+            Error::Unauthorized(message) => (StatusCode::UNAUTHORIZED, message.clone()),
+            Error::Forbidden(message) => (StatusCode::FORBIDDEN, message.clone()),
             Error::Sqlx(_) | Error::Internal(_) => {
                 tracing::error!("{self}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has the details".to_owned())

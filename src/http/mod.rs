@@ -1,23 +1,51 @@
 //! The HTTP API served by `cadena serve`. Handlers stay thin: they parse the request,
 //! call the store or the domain modules, and shape the response.
 
+mod auth;
 mod error;
+mod screening;
+
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+pub use auth::Caller;
 pub use error::Error;
 
 use crate::records::RecordKind;
+use crate::service::ScreeningService;
+use crate::store::keys::Role;
 use crate::store::{DatasetVersion, RejectedRow, Store};
 
 /// What every handler can reach.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub screening: Arc<ScreeningService>,
 }
+
+/// Every route, with the roles that may call it (`/`, `/healthz` and `/readyz` need no key).
+pub const ROUTES: &[(&str, &str, &[Role])] = &[
+    ("GET", "/v1/datasets", AUDITORS),
+    ("GET", "/v1/datasets/{id}", AUDITORS),
+    ("GET", "/v1/datasets/{id}/rejected", AUDITORS),
+    ("POST", "/v1/screenings", SCREENERS),
+    ("GET", "/v1/screenings/{id}", SCREENERS),
+    ("GET", "/v1/screenings/{id}/reproduction", SCREENERS),
+    ("GET", "/v1/search", EVERYONE),
+    ("GET", "/v1/ruleset", EVERYONE),
+    ("GET", "/v1/matching", EVERYONE),
+];
+
+/// Roles that read loads: auditors and administrators.
+pub const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
+/// Roles that screen: officers, auditors and administrators.
+pub const SCREENERS: &[Role] = &[Role::Officer, Role::Auditor, Role::Admin];
+/// Every role.
+pub const EVERYONE: &[Role] = &Role::ALL;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -27,8 +55,18 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/datasets", get(list_datasets))
         .route("/v1/datasets/{id}", get(get_dataset))
         .route("/v1/datasets/{id}/rejected", get(list_rejected_rows))
+        .route("/v1/screenings", post(screening::create))
+        .route("/v1/screenings/{id}", get(screening::get))
+        .route("/v1/screenings/{id}/reproduction", get(screening::reproduce))
+        .route("/v1/search", get(screening::search))
+        .route("/v1/ruleset", get(screening::ruleset))
+        .route("/v1/matching", get(screening::matching))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
+
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 #[derive(Serialize)]
 struct Index {
@@ -37,7 +75,7 @@ struct Index {
     dataset_version: i64,
     /// How many records of each kind are loaded.
     records: serde_json::Map<String, serde_json::Value>,
-    endpoints: &'static [&'static str],
+    endpoints: Vec<String>,
 }
 
 async fn index(State(state): State<AppState>) -> Result<Json<Index>, Error> {
@@ -50,7 +88,7 @@ async fn index(State(state): State<AppState>) -> Result<Json<Index>, Error> {
         version: env!("CARGO_PKG_VERSION"),
         dataset_version: state.store.dataset_version().await?,
         records,
-        endpoints: &["/healthz", "/readyz", "/v1/datasets", "/v1/datasets/{id}", "/v1/datasets/{id}/rejected"],
+        endpoints: ROUTES.iter().map(|(method, path, _)| format!("{method} {path}")).collect(),
     }))
 }
 
@@ -90,23 +128,32 @@ impl Page {
 }
 
 async fn list_datasets(
+    caller: Caller,
     State(state): State<AppState>,
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<DatasetVersion>>, Error> {
+    caller.require(AUDITORS)?;
     let (limit, _) = page.checked()?;
     Ok(Json(state.store.list_loads(limit).await?))
 }
 
-async fn get_dataset(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<DatasetVersion>, Error> {
+async fn get_dataset(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<DatasetVersion>, Error> {
+    caller.require(AUDITORS)?;
     let dataset = state.store.get_load(id).await?.ok_or_else(|| Error::NotFound(format!("no dataset {id}")))?;
     Ok(Json(dataset))
 }
 
 async fn list_rejected_rows(
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<RejectedRow>>, Error> {
+    caller.require(AUDITORS)?;
     let (limit, offset) = page.checked()?;
     state.store.get_load(id).await?.ok_or_else(|| Error::NotFound(format!("no dataset {id}")))?;
     Ok(Json(state.store.rejected_rows(id, limit, offset).await?))

@@ -18,7 +18,7 @@ use self::index::{CandidateQuery, EntityIndex, Filters, IndexedEntity, licence_n
 use self::normalize::{NormalizedName, normalize};
 use self::score::{NameComparison, WordPair, compare};
 use crate::records::RecordKind;
-use crate::records::fields::tax_id_key;
+use crate::records::fields::{self, tax_id_key};
 use crate::taxid::{self, TaxIdCheck};
 
 /// The score at or above which a match is *strong*: act on it.
@@ -150,6 +150,40 @@ pub struct SearchQuery {
     pub licence_status: Option<String>,
     pub limit: Option<usize>,
 }
+
+impl SearchQuery {
+    /// Builds a search from what a user typed, reading country, region and licence
+    /// status as the CSV files do ("Perú", "Madre de Dios", "vigente").
+    pub fn from_user(
+        text: String,
+        kind: Option<RecordKind>,
+        country: Option<String>,
+        region: Option<String>,
+        status: Option<String>,
+        limit: usize,
+    ) -> Result<SearchQuery, String> {
+        let country = country
+            .filter(|cell| !cell.trim().is_empty())
+            .map(|cell| fields::parse_country(&cell))
+            .transpose()
+            .map_err(|err| format!("country: {err}"))?;
+        let region = region.filter(|cell| !cell.trim().is_empty()).map(|cell| {
+            fields::region_code(country.as_deref(), &cell).unwrap_or_else(|| cell.trim().to_ascii_uppercase())
+        });
+        let licence_status = status
+            .filter(|cell| !cell.trim().is_empty())
+            .map(|cell| fields::parse_licence_status(&cell).map(str::to_owned))
+            .transpose()
+            .map_err(|err| format!("status: {err}"))?;
+        if !(1..=SEARCH_MAX_LIMIT).contains(&limit) {
+            return Err(format!("limit must be between 1 and {SEARCH_MAX_LIMIT}, not {limit}"));
+        }
+        Ok(SearchQuery { text, kind, country, region, licence_status, limit: Some(limit) })
+    }
+}
+
+/// The most results a search returns.
+pub const SEARCH_MAX_LIMIT: usize = 200;
 
 /// The lowest search score worth showing.
 pub const SEARCH_MIN_SCORE: f64 = 0.5;

@@ -206,6 +206,19 @@ pub struct DataGap {
     pub contribution: f64,
 }
 
+/// A rule as the service describes it (`GET /v1/ruleset`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub title: String,
+    pub family: String,
+    pub legal_basis: Vec<String>,
+    pub weight: f64,
+    pub band_floor: Option<Band>,
+    pub action: String,
+    pub data_gap: String,
+}
+
 /// A reference list as `cadena rules check` describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ListInfo {
@@ -288,6 +301,23 @@ impl Ruleset {
     /// directory and its contents, in path order.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// Every rule, in evaluation order.
+    pub fn rules(&self) -> Vec<RuleInfo> {
+        self.rules
+            .iter()
+            .map(|rule| RuleInfo {
+                id: rule.id.clone(),
+                title: rule.title.clone(),
+                family: self.families[rule.family].id.clone(),
+                legal_basis: rule.legal_basis.clone(),
+                weight: rule.weight,
+                band_floor: rule.band_floor,
+                action: rule.action.clone(),
+                data_gap: rule.data_gap.clone(),
+            })
+            .collect()
     }
 
     /// The rule ids, in evaluation order.

@@ -7,7 +7,9 @@
 //! `migrations/postgres`), run at start-up.
 
 pub mod datasets;
+pub mod keys;
 pub mod records;
+pub mod screenings;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -1,0 +1,127 @@
+//! Screening, search and what the service screens with: the rule set and the matching
+//! thresholds.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::{AppState, Caller, EVERYONE, Error, SCREENERS};
+use crate::matching::{CANDIDATE_BUDGET, Match, SearchQuery, Thresholds};
+use crate::records::RecordKind;
+use crate::rules::{ListInfo, RuleInfo};
+use crate::service::{Reproduction, ScreeningRequest};
+use crate::store::screenings::StoredScreening;
+
+/// `POST /v1/screenings`: screens a supplier or a procurement and stores the screening.
+pub async fn create(
+    caller: Caller,
+    State(state): State<AppState>,
+    body: Result<Json<ScreeningRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<StoredScreening>), Error> {
+    caller.require(SCREENERS)?;
+    let Json(request) = body.map_err(|rejection| Error::BadRequest(rejection.body_text()))?;
+    if let Some(problem) = request.problem() {
+        return Err(Error::BadRequest(problem));
+    }
+    let stored = state.screening.screen(&request, Some(caller.key_id)).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// `GET /v1/screenings/{id}`: a stored screening, as asked and as answered.
+pub async fn get(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<StoredScreening>, Error> {
+    caller.require(SCREENERS)?;
+    let stored = state.store.get_screening(id).await?.ok_or_else(|| Error::NotFound(format!("no screening {id}")))?;
+    Ok(Json(stored))
+}
+
+/// `GET /v1/screenings/{id}/reproduction`: re-runs a stored screening now and says
+/// whether the result is identical.
+pub async fn reproduce(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Reproduction>, Error> {
+    caller.require(SCREENERS)?;
+    let stored = state.store.get_screening(id).await?.ok_or_else(|| Error::NotFound(format!("no screening {id}")))?;
+    Ok(Json(state.screening.reproduce(&stored).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    q: String,
+    kind: Option<String>,
+    country: Option<String>,
+    region: Option<String>,
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/search?q=…`: agencies (or `kind=suppliers|watchlist`) by name, tax id or licence number.
+pub async fn search(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<Vec<Match>>, Error> {
+    caller.require(EVERYONE)?;
+    let kind = match params.kind.as_deref().filter(|kind| !kind.is_empty()) {
+        None => None,
+        Some(text) => match RecordKind::parse(text) {
+            Some(kind @ (RecordKind::Agencies | RecordKind::Suppliers | RecordKind::Watchlist)) => Some(kind),
+            _ => return Err(Error::BadRequest(format!("kind must be agencies, suppliers or watchlist, not {text:?}"))),
+        },
+    };
+    let query = SearchQuery::from_user(
+        params.q,
+        kind,
+        params.country,
+        params.region,
+        params.status,
+        params.limit.unwrap_or(20),
+    )
+    .map_err(Error::BadRequest)?;
+    Ok(Json(state.screening.matcher().search(&query)?))
+}
+
+#[derive(Debug, Serialize)]
+pub struct RulesetDescription {
+    version: String,
+    digest: String,
+    rules: Vec<RuleInfo>,
+    lists: Vec<ListInfo>,
+}
+
+/// `GET /v1/ruleset`: the rules screenings are scored with.
+pub async fn ruleset(caller: Caller, State(state): State<AppState>) -> Result<Json<RulesetDescription>, Error> {
+    caller.require(EVERYONE)?;
+    let ruleset = state.screening.ruleset();
+    Ok(Json(RulesetDescription {
+        version: ruleset.version().to_owned(),
+        digest: ruleset.digest().to_owned(),
+        rules: ruleset.rules(),
+        lists: ruleset.lists(),
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct MatchingDescription {
+    thresholds: Thresholds,
+    candidate_budget: usize,
+    indexed_entities: u64,
+}
+
+/// `GET /v1/matching`: the match thresholds and the size of the index.
+pub async fn matching(caller: Caller, State(state): State<AppState>) -> Result<Json<MatchingDescription>, Error> {
+    caller.require(EVERYONE)?;
+    let matcher = state.screening.matcher();
+    Ok(Json(MatchingDescription {
+        thresholds: matcher.thresholds(),
+        candidate_budget: CANDIDATE_BUDGET,
+        indexed_entities: matcher.index().len(),
+    }))
+}

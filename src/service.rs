@@ -1,0 +1,210 @@
+//! The screening service behind the HTTP API: screens a supplier or a procurement,
+//! caches results, and keeps every screening in the audit trail.
+//!
+//! A result depends only on the request, the store's dataset version and the ruleset
+//! digest, so those three make the cache key: a new load or a rule change can never
+//! serve a stale result, and a stored screening re-run against the same version and
+//! digest gives the same result.
+
+use std::sync::Arc;
+
+use moka::sync::Cache;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::matching::{Match, Matcher};
+use crate::records::{Agency, ProcurementLine, Supplier};
+use crate::rules::{Assessment, Ruleset};
+use crate::screening::{Context, Input, Screener};
+use crate::store::Store;
+use crate::store::screenings::{NewScreening, StoredScreening};
+
+/// How many screening results the cache keeps.
+pub const CACHE_CAPACITY: u64 = 10_000;
+
+/// A request to screen a supplier (`supplier` alone) or a procurement (`lines`, with
+/// the supplier if known). Agencies given here are used as given; the others the lines
+/// and the supplier name (`agency_ids`) are read from the store with their licences.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreeningRequest {
+    pub supplier: Option<Supplier>,
+    #[serde(default)]
+    pub lines: Vec<ProcurementLine>,
+    #[serde(default)]
+    pub agencies: Vec<Agency>,
+}
+
+impl ScreeningRequest {
+    /// `supplier` or `procurement`.
+    pub fn kind(&self) -> &'static str {
+        if self.lines.is_empty() { "supplier" } else { "procurement" }
+    }
+
+    /// What is wrong with the request, if anything.
+    pub fn problem(&self) -> Option<String> {
+        if self.supplier.is_none() && self.lines.is_empty() {
+            return Some("give a `supplier`, or procurement `lines` (with the `supplier` if known)".to_owned());
+        }
+        if let Some(supplier) = &self.supplier
+            && supplier.name.trim().is_empty()
+        {
+            return Some("supplier.name must not be empty".to_owned());
+        }
+        if self.lines.len() > MAX_LINES {
+            return Some(format!("at most {MAX_LINES} lines per screening; use a batch audit for more"));
+        }
+        None
+    }
+}
+
+/// The most procurement lines one screening request may carry.
+pub const MAX_LINES: usize = 1_000;
+
+/// The assessment of one procurement line (or of the supplier alone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineAssessment {
+    /// `procurement_id/line_id`, or `None` for a supplier screening.
+    pub line: Option<String>,
+    pub assessment: Assessment,
+}
+
+/// What a screening found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScreeningResult {
+    /// The supplier's watchlist matches, best first, each with its explanation.
+    pub matches: Vec<Match>,
+    pub assessments: Vec<LineAssessment>,
+}
+
+/// The result of re-running a stored screening.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reproduction {
+    pub screening_id: i64,
+    /// The dataset version and ruleset digest now, and whether they are the stored ones.
+    pub dataset_version: i64,
+    pub ruleset_digest: String,
+    pub same_dataset_version: bool,
+    pub same_ruleset_digest: bool,
+    /// Whether the result now is exactly the stored one.
+    pub identical: bool,
+    pub result: ScreeningResult,
+}
+
+/// Screening with its matcher, rules and cache.
+pub struct ScreeningService {
+    store: Store,
+    matcher: Arc<Matcher>,
+    ruleset: Arc<Ruleset>,
+    cache: Cache<String, Arc<ScreeningResult>>,
+}
+
+impl ScreeningService {
+    pub fn new(store: Store, matcher: Arc<Matcher>, ruleset: Arc<Ruleset>) -> ScreeningService {
+        ScreeningService { store, matcher, ruleset, cache: Cache::new(CACHE_CAPACITY) }
+    }
+
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    pub fn ruleset(&self) -> &Ruleset {
+        &self.ruleset
+    }
+
+    /// How many results the cache holds.
+    pub fn cache_entries(&self) -> u64 {
+        self.cache.entry_count()
+    }
+
+    /// Screens a request and stores it in the audit trail under `key_id`.
+    pub async fn screen(&self, request: &ScreeningRequest, key_id: Option<i64>) -> anyhow::Result<StoredScreening> {
+        let dataset_version = self.store.dataset_version().await?;
+        let digest = self.ruleset.digest().to_owned();
+        let input = serde_json::to_value(request)?;
+        let cache_key = cache_key(&input, dataset_version, &digest);
+        let result = match self.cache.get(&cache_key) {
+            Some(result) => result,
+            None => {
+                let result = Arc::new(self.compute(request).await?);
+                self.cache.insert(cache_key, result.clone());
+                result
+            }
+        };
+        let result = serde_json::to_value(result.as_ref())?;
+        let new = NewScreening {
+            kind: request.kind(),
+            input: &input,
+            result: &result,
+            key_id,
+            dataset_version,
+            ruleset_digest: &digest,
+        };
+        Ok(self.store.insert_screening(&new).await?)
+    }
+
+    /// Re-runs a stored screening now, without the cache, and compares.
+    pub async fn reproduce(&self, stored: &StoredScreening) -> anyhow::Result<Reproduction> {
+        let request: ScreeningRequest = serde_json::from_value(stored.input.clone())?;
+        let dataset_version = self.store.dataset_version().await?;
+        let result = self.compute(&request).await?;
+        let identical = serde_json::to_value(&result)? == stored.result;
+        Ok(Reproduction {
+            screening_id: stored.id,
+            dataset_version,
+            ruleset_digest: self.ruleset.digest().to_owned(),
+            same_dataset_version: dataset_version == stored.dataset_version,
+            same_ruleset_digest: self.ruleset.digest() == stored.ruleset_digest,
+            identical,
+            result,
+        })
+    }
+
+    async fn compute(&self, request: &ScreeningRequest) -> anyhow::Result<ScreeningResult> {
+        let supplier_ids: Vec<String> = request.lines.iter().filter_map(|line| line.supplier_id.clone()).collect();
+        let agency_ids: Vec<String> = request
+            .lines
+            .iter()
+            .flat_map(|line| line.agency_ids.iter().cloned())
+            .chain(request.supplier.iter().flat_map(|supplier| supplier.agency_ids.iter().cloned()))
+            .collect();
+        let mut context = Context::load(&self.store, &supplier_ids, &agency_ids).await?;
+        for agency in &request.agencies {
+            context.agencies.insert(agency.agency_id.clone(), agency.clone());
+        }
+        if let Some(supplier) = &request.supplier {
+            context.suppliers.insert(supplier.supplier_id.clone(), supplier.clone());
+        }
+        let screener = Screener { matcher: &self.matcher, ruleset: &self.ruleset, context: &context };
+        let matcher_input = match &request.supplier {
+            Some(supplier) => Input::Supplier(supplier.clone()),
+            None => Input::Line(request.lines[0].clone()),
+        };
+        let first = screener.screen(&matcher_input)?;
+        let matches = first.matches;
+        let assessments = if request.lines.is_empty() {
+            vec![LineAssessment { line: None, assessment: first.assessment }]
+        } else {
+            let mut assessments = Vec::with_capacity(request.lines.len());
+            for line in &request.lines {
+                let mut line = line.clone();
+                if line.supplier_id.is_none() {
+                    line.supplier_id = request.supplier.as_ref().map(|supplier| supplier.supplier_id.clone());
+                }
+                let label = format!("{}/{}", line.procurement_id, line.line_id);
+                let assessment = screener.screen(&Input::Line(line))?.assessment;
+                assessments.push(LineAssessment { line: Some(label), assessment });
+            }
+            assessments
+        };
+        Ok(ScreeningResult { matches, assessments })
+    }
+}
+
+fn cache_key(input: &serde_json::Value, dataset_version: i64, digest: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(input.to_string().as_bytes());
+    hasher.update(dataset_version.to_le_bytes());
+    hasher.update(digest.as_bytes());
+    hex::encode(hasher.finalize())
+}

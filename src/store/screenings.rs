@@ -1,0 +1,89 @@
+//! The audit trail: every screening made through the service, as asked and as answered.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, now};
+
+/// A stored screening.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredScreening {
+    pub id: i64,
+    /// `supplier` or `procurement`.
+    pub kind: String,
+    pub input: serde_json::Value,
+    pub result: serde_json::Value,
+    /// The key that asked for it.
+    pub key_id: Option<i64>,
+    pub created_at: String,
+    pub dataset_version: i64,
+    pub ruleset_digest: String,
+}
+
+/// A screening about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewScreening<'a> {
+    pub kind: &'a str,
+    pub input: &'a serde_json::Value,
+    pub result: &'a serde_json::Value,
+    pub key_id: Option<i64>,
+    pub dataset_version: i64,
+    pub ruleset_digest: &'a str,
+}
+
+impl Store {
+    /// Stores a screening and returns it with its id and time.
+    pub async fn insert_screening(&self, screening: &NewScreening<'_>) -> sqlx::Result<StoredScreening> {
+        let created_at = now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO screenings (kind, input, result, key_id, created_at, dataset_version, ruleset_digest) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(screening.kind)
+        .bind(screening.input.to_string())
+        .bind(screening.result.to_string())
+        .bind(screening.key_id)
+        .bind(&created_at)
+        .bind(screening.dataset_version)
+        .bind(screening.ruleset_digest)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoredScreening {
+            id,
+            kind: screening.kind.to_owned(),
+            input: screening.input.clone(),
+            result: screening.result.clone(),
+            key_id: screening.key_id,
+            created_at,
+            dataset_version: screening.dataset_version,
+            ruleset_digest: screening.ruleset_digest.to_owned(),
+        })
+    }
+
+    /// Reads a stored screening.
+    pub async fn get_screening(&self, id: i64) -> sqlx::Result<Option<StoredScreening>> {
+        let row = sqlx::query(
+            "SELECT id, kind, input, result, key_id, created_at, dataset_version, ruleset_digest \
+             FROM screenings WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let json = |column: &str| -> sqlx::Result<serde_json::Value> {
+            let text: String = row.try_get(column)?;
+            serde_json::from_str(&text)
+                .map_err(|err| sqlx::Error::ColumnDecode { index: column.to_owned(), source: Box::new(err) })
+        };
+        Ok(Some(StoredScreening {
+            id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            input: json("input")?,
+            result: json("result")?,
+            key_id: row.try_get("key_id")?,
+            created_at: row.try_get("created_at")?,
+            dataset_version: row.try_get("dataset_version")?,
+            ruleset_digest: row.try_get("ruleset_digest")?,
+        }))
+    }
+}
