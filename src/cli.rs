@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use tokio::sync::watch;
 
+use crate::audit::AuditWorker;
 use crate::http::{self, AppState};
 use crate::ingest::worker::Worker;
 use crate::ingest::{self, LoadReport, LoadRequest};
@@ -270,7 +271,9 @@ pub async fn serve(
     let matcher = Arc::new(Matcher::new(index.as_ref().clone(), Thresholds::default()));
     let screening = Arc::new(ScreeningService::new(store.clone(), matcher, ruleset));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let worker = tokio::spawn(Worker::new(store.clone()).with_index(index.clone()).run(shutdown_rx));
+    let worker = tokio::spawn(Worker::new(store.clone()).with_index(index.clone()).run(shutdown_rx.clone()));
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let audit_worker = tokio::spawn(AuditWorker::new(store.clone(), screening.clone(), threads).run(shutdown_rx));
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("failed to listen on {bind}"))?;
     let address = listener.local_addr()?;
     println!("cadena is listening on http://{address}/ (Ctrl-C stops it)");
@@ -285,6 +288,7 @@ pub async fn serve(
         .context("the HTTP server failed")?;
     let _ = shutdown_tx.send(true);
     worker.await.context("the ingestion worker panicked")?;
+    audit_worker.await.context("the batch audit worker panicked")?;
     store.close().await;
     Ok(())
 }

@@ -57,6 +57,11 @@ impl CsvFile {
         CsvFile { name: name.into(), encoding, delimiter, text }
     }
 
+    /// The file's text, decoded to UTF-8.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Reads the header and returns it with an iterator over the data rows.
     pub fn rows(&self) -> Result<(Vec<String>, CsvRows<'_>), CsvError> {
         let mut reader = csv::ReaderBuilder::new()

@@ -14,6 +14,7 @@
 //! - `demo`: the bundled, fictional demo dataset.
 //! - `cli`: what the command-line subcommands do.
 
+pub mod audit;
 pub mod cli;
 pub mod csv_reader;
 pub mod demo;

@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::csv_reader::CsvFile;
 use crate::matching::{Match, Matcher, ScreeningQuery, Signal, Strength, TaxIdEvidence};
@@ -40,7 +40,7 @@ pub const REPORT_COLUMNS: &[&str] = &[
 ];
 
 /// One row of the report.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ReportRow {
     /// The input row's line number in its file.
     pub row: u64,
@@ -394,21 +394,38 @@ impl PreparedFile {
     /// Screens every row on `threads` threads (this blocks: run it off the async
     /// executor); the report rows come back in input order.
     pub fn screen(&self, matcher: &Matcher, ruleset: &Ruleset, threads: usize) -> anyhow::Result<Vec<ReportRow>> {
+        self.screen_range(matcher, ruleset, 0..self.len(), threads)
+    }
+
+    /// Screens the rows with these indexes (0-based, in file order), as [`Self::screen`].
+    pub fn screen_range(
+        &self,
+        matcher: &Matcher,
+        ruleset: &Ruleset,
+        range: std::ops::Range<usize>,
+        threads: usize,
+    ) -> anyhow::Result<Vec<ReportRow>> {
         let screener = Screener { matcher, ruleset, context: &self.context };
-        screen_rows(&screener, &self.parsed, threads)
+        let start = range.start.min(self.len());
+        let end = range.end.min(self.len());
+        screen_rows(&screener, &self.parsed.rows[start..end], threads)
     }
 }
 
 /// Screens parsed rows on `threads` threads.
-fn screen_rows(screener: &Screener, parsed: &ParsedFile, threads: usize) -> anyhow::Result<Vec<ReportRow>> {
+fn screen_rows(
+    screener: &Screener,
+    rows: &[(u64, Result<Input, String>)],
+    threads: usize,
+) -> anyhow::Result<Vec<ReportRow>> {
     let threads = threads.max(1);
-    let mut report: Vec<ReportRow> = vec![ReportRow::default(); parsed.rows.len()];
+    let mut report: Vec<ReportRow> = vec![ReportRow::default(); rows.len()];
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let workers: Vec<_> = (0..threads)
             .map(|thread| {
                 scope.spawn(move || -> anyhow::Result<Vec<(usize, ReportRow)>> {
                     let mut done = Vec::new();
-                    for (index, (line, row)) in parsed.rows.iter().enumerate().skip(thread).step_by(threads) {
+                    for (index, (line, row)) in rows.iter().enumerate().skip(thread).step_by(threads) {
                         let report_row = match row {
                             Ok(input) => screener.report_row(*line, input)?,
                             Err(error) => ReportRow { row: *line, error: error.clone(), ..ReportRow::default() },

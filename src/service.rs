@@ -104,11 +104,11 @@ impl ScreeningService {
         ScreeningService { store, matcher, ruleset, cache: Cache::new(CACHE_CAPACITY) }
     }
 
-    pub fn matcher(&self) -> &Matcher {
+    pub fn matcher(&self) -> &Arc<Matcher> {
         &self.matcher
     }
 
-    pub fn ruleset(&self) -> &Ruleset {
+    pub fn ruleset(&self) -> &Arc<Ruleset> {
         &self.ruleset
     }
 

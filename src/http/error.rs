@@ -18,6 +18,9 @@ pub enum Error {
     /// A valid key whose role may not use the endpoint.
     #[error("{0}")]
     Forbidden(String),
+    /// The request does not fit the resource's state (a report of a running audit).
+    #[error("{0}")]
+    Conflict(String),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("internal error: {0:#}")]
@@ -31,6 +34,7 @@ impl IntoResponse for Error {
             Error::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
             Error::Unauthorized(message) => (StatusCode::UNAUTHORIZED, message.clone()),
             Error::Forbidden(message) => (StatusCode::FORBIDDEN, message.clone()),
+            Error::Conflict(message) => (StatusCode::CONFLICT, message.clone()),
             Error::Sqlx(_) | Error::Internal(_) => {
                 tracing::error!("{self}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has the details".to_owned())

@@ -1,6 +1,7 @@
 //! The HTTP API served by `cadena serve`. Handlers stay thin: they parse the request,
 //! call the store or the domain modules, and shape the response.
 
+mod audits;
 mod auth;
 mod error;
 mod screening;
@@ -32,6 +33,10 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/datasets", AUDITORS),
     ("GET", "/v1/datasets/{id}", AUDITORS),
     ("GET", "/v1/datasets/{id}/rejected", AUDITORS),
+    ("POST", "/v1/audits", AUDITORS),
+    ("GET", "/v1/audits/{id}", AUDITORS),
+    ("POST", "/v1/audits/{id}/cancel", AUDITORS),
+    ("GET", "/v1/audits/{id}/report", AUDITORS),
     ("POST", "/v1/screenings", SCREENERS),
     ("GET", "/v1/screenings/{id}", SCREENERS),
     ("GET", "/v1/screenings/{id}/reproduction", SCREENERS),
@@ -40,7 +45,7 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/matching", EVERYONE),
 ];
 
-/// Roles that read loads: auditors and administrators.
+/// Roles that read loads and run batch audits: auditors and administrators.
 pub const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 /// Roles that screen: officers, auditors and administrators.
 pub const SCREENERS: &[Role] = &[Role::Officer, Role::Auditor, Role::Admin];
@@ -55,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/datasets", get(list_datasets))
         .route("/v1/datasets/{id}", get(get_dataset))
         .route("/v1/datasets/{id}/rejected", get(list_rejected_rows))
+        .route("/v1/audits", post(audits::create).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .route("/v1/audits/{id}", get(audits::get))
+        .route("/v1/audits/{id}/cancel", post(audits::cancel))
+        .route("/v1/audits/{id}/report", get(audits::report))
         .route("/v1/screenings", post(screening::create))
         .route("/v1/screenings/{id}", get(screening::get))
         .route("/v1/screenings/{id}/reproduction", get(screening::reproduce))
@@ -67,6 +76,8 @@ pub fn router(state: AppState) -> Router {
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// The largest file a batch audit accepts, in bytes.
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Serialize)]
 struct Index {

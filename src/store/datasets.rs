@@ -334,6 +334,13 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
+/// Whether `worker` (as [`worker_id`] writes it) is a process of this host that no longer
+/// runs. Workers of other hosts are never taken for dead.
+pub fn is_dead_worker(worker: &str) -> bool {
+    let host_prefix = format!("{}/", host_name());
+    worker.strip_prefix(&host_prefix).is_some_and(|pid| !process_is_alive(pid))
+}
+
 /// Whether a process with this pid runs on this host. Where that cannot be known (no
 /// `/proc`), the process is assumed alive, so that no live load is marked interrupted.
 fn process_is_alive(pid: &str) -> bool {

@@ -6,6 +6,7 @@
 //! `RETURNING`). Each backend has its own migrations (`migrations/sqlite`,
 //! `migrations/postgres`), run at start-up.
 
+pub mod audits;
 pub mod datasets;
 pub mod keys;
 pub mod records;

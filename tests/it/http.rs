@@ -6,11 +6,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use cadena::audit::AuditWorker;
 use cadena::demo;
 use cadena::http::{AppState, ROUTES, router};
 use cadena::matching::index::EntityIndex;
 use cadena::matching::{Matcher, Thresholds};
 use cadena::rules::Ruleset;
+use cadena::screening::ReportRow;
 use cadena::service::ScreeningService;
 use cadena::store::Store;
 use cadena::store::keys::Role;
@@ -27,11 +29,16 @@ store_tests!(
     a_screening_is_stored_and_reproduced_exactly,
     a_procurement_screening_scores_each_line,
     search_ruleset_and_matching_answer_every_role,
+    a_batch_audit_runs_to_completion_with_a_row_per_input,
+    an_audit_can_be_cancelled_and_a_bad_upload_is_refused,
+    two_workers_share_an_audit_without_doing_a_row_twice,
+    the_chunk_of_a_dead_worker_is_done_again,
 );
 
 /// The demo dataset, an index built from it, the router and one key per role.
 struct Api {
     app: Router,
+    screening: Arc<ScreeningService>,
     keys: Vec<(Role, String)>,
     store: Store,
     _dir: tempfile::TempDir,
@@ -49,7 +56,8 @@ impl Api {
         for role in Role::ALL {
             keys.push((role, store.create_key("test", role).await.unwrap().1));
         }
-        Api { app: router(AppState { store: store.clone(), screening }), keys, store: store.clone(), _dir: dir }
+        let app = router(AppState { store: store.clone(), screening: screening.clone() });
+        Api { app, screening, keys, store: store.clone(), _dir: dir }
     }
 
     fn key(&self, role: Role) -> &str {
@@ -57,23 +65,42 @@ impl Api {
     }
 
     async fn call(&self, method: &str, uri: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let (status, bytes) =
+            self.call_raw(method, uri, key, body.map(|body| ("application/json", body.to_string().into_bytes()))).await;
+        let body =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, body)
+    }
+
+    async fn call_raw(
+        &self,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (StatusCode, Vec<u8>) {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(key) = key {
             request = request.header("authorization", format!("Bearer {key}"));
         }
         let body = match body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                Body::from(body.to_string())
+            Some((content_type, bytes)) => {
+                request = request.header("content-type", content_type);
+                Body::from(bytes)
             }
             None => Body::empty(),
         };
         let response = self.app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
         let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body =
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, body)
+        (status, response.into_body().collect().await.unwrap().to_bytes().to_vec())
+    }
+
+    async fn upload(&self, name: &str, csv: &str) -> (StatusCode, Value) {
+        let key = Some(self.key(Role::Auditor));
+        let (status, bytes) = self
+            .call_raw("POST", &format!("/v1/audits?name={name}"), key, Some(("text/csv", csv.as_bytes().to_vec())))
+            .await;
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     async fn get(&self, uri: &str, role: Role) -> (StatusCode, Value) {
@@ -143,6 +170,9 @@ async fn every_endpoint_admits_exactly_its_roles(store: Store) {
     let (revoked_key, revoked_secret) = store.create_key("gone", Role::Admin).await.unwrap();
     assert!(store.revoke_key(revoked_key.id).await.unwrap());
     for (method, path, roles) in ROUTES {
+        if path.starts_with("/v1/audits") {
+            continue; // below, with a file body
+        }
         let uri = path.replace("{id}", "1") + if path.ends_with("search") { "?q=ficticia" } else { "" };
         let body = (*method == "POST").then(demo_supplier);
         for (key, what) in
@@ -251,4 +281,124 @@ async fn search_ruleset_and_matching_answer_every_role(store: Store) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(matching["thresholds"]["possible"], 0.8);
     assert_eq!(matching["indexed_entities"], 6 + 6 + 4);
+}
+
+const DEMO_PROCUREMENTS: &str = include_str!("../../demo/procurements.csv");
+
+async fn a_batch_audit_runs_to_completion_with_a_row_per_input(store: Store) {
+    let api = Api::new(&store).await;
+    let (status, audit) = api.upload("procurements.csv", DEMO_PROCUREMENTS).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{audit}");
+    assert_eq!((audit["status"].as_str(), audit["n_rows"].as_i64()), (Some("queued"), Some(5)));
+    let id = audit["id"].as_i64().unwrap();
+    let (status, early) = api.get(&format!("/v1/audits/{id}/report"), Role::Auditor).await;
+    assert_eq!(status, StatusCode::CONFLICT, "no report before it completes: {early}");
+
+    let worker = AuditWorker::new(store.clone(), api.screening.clone(), 2);
+    assert_eq!(worker.run_until_idle().await.unwrap(), 1);
+    let (status, progress) = api.get(&format!("/v1/audits/{id}"), Role::Admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(progress["audit"]["status"], "completed", "{progress}");
+    assert_eq!((progress["rows_done"].as_i64(), progress["rows_rejected"].as_i64()), (Some(5), Some(0)));
+
+    let (status, csv) =
+        api.call_raw("GET", &format!("/v1/audits/{id}/report"), Some(api.key(Role::Auditor)), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut reader = csv::Reader::from_reader(csv.as_slice());
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 5, "a report row per input row");
+    let band = header.iter().position(|column| column == "risk_band").unwrap();
+    assert_eq!(&rows[0][band], "critical");
+    assert_eq!(&rows[1][band], "low");
+    let (status, json) = api.get(&format!("/v1/audits/{id}/report?format=json"), Role::Auditor).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json.as_array().unwrap().len(), 5);
+    assert_eq!(json[0]["input_id"], "DEMO-P-2025-001/1");
+    assert_eq!(api.get(&format!("/v1/audits/{id}/report?format=xml"), Role::Auditor).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(api.get("/v1/audits/999", Role::Auditor).await.0, StatusCode::NOT_FOUND);
+    // Auditors and administrators only.
+    assert_eq!(api.get(&format!("/v1/audits/{id}"), Role::Officer).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.get(&format!("/v1/audits/{id}"), Role::Inspector).await.0, StatusCode::FORBIDDEN);
+}
+
+async fn an_audit_can_be_cancelled_and_a_bad_upload_is_refused(store: Store) {
+    let api = Api::new(&store).await;
+    let (_, audit) = api.upload("procurements.csv", DEMO_PROCUREMENTS).await;
+    let id = audit["id"].as_i64().unwrap();
+    let (status, cancelled) =
+        api.call("POST", &format!("/v1/audits/{id}/cancel"), Some(api.key(Role::Auditor)), None).await;
+    assert_eq!((status, cancelled["status"].as_str()), (StatusCode::OK, Some("cancelled")));
+    let worker = AuditWorker::new(store.clone(), api.screening.clone(), 1);
+    assert_eq!(worker.run_until_idle().await.unwrap(), 0, "a cancelled audit is not worked on");
+    let (status, _) = api.call("POST", &format!("/v1/audits/{id}/cancel"), Some(api.key(Role::Auditor)), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let (status, body) = api.upload("nonsense.csv", "colour,size\nred,3\n").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("nonsense.csv:1: the header lacks"), "{body}");
+    let (status, _) = api.call_raw("POST", "/v1/audits", None, Some(("text/csv", b"a".to_vec()))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Uploads may be larger than other request bodies.
+    let big: String = std::iter::once("supplier_id,name\n".to_owned())
+        .chain((0..60_000).map(|i| format!("S-{i:06},Proveedor Ficticio Numero {i} S.A.C.\n")))
+        .collect();
+    assert!(big.len() > 2 * 1024 * 1024);
+    let (status, audit) = api.upload("big.csv", &big).await;
+    assert_eq!((status, audit["n_rows"].as_i64()), (StatusCode::ACCEPTED, Some(60_000)), "{audit}");
+}
+
+/// A supplier file of `n` rows, half of them demo watchlist names.
+fn supplier_file(n: usize) -> String {
+    let mut csv = String::from("supplier_id,name,country\n");
+    for i in 0..n {
+        let name =
+            if i % 2 == 0 { "Minera Ficticia Oro Verde SAC".to_owned() } else { format!("Proveedor Numero {i}") };
+        csv.push_str(&format!("S-{i:05},{name},PE\n"));
+    }
+    csv
+}
+
+async fn two_workers_share_an_audit_without_doing_a_row_twice(store: Store) {
+    let api = Api::new(&store).await;
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(600).into_bytes(), None, 25)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(audit.n_chunks, 24);
+    let first = AuditWorker::new(store.clone(), api.screening.clone(), 1);
+    let second = AuditWorker::new(store.clone(), api.screening.clone(), 1);
+    let (done_first, done_second) = tokio::join!(first.run_until_idle(), second.run_until_idle());
+    let (done_first, done_second) = (done_first.unwrap(), done_second.unwrap());
+    assert_eq!(done_first + done_second, 24, "every chunk done once");
+    let progress = store.audit_progress(audit.id).await.unwrap().unwrap();
+    assert_eq!((progress.audit.status.as_str(), progress.rows_done), ("completed", 600));
+    let rows: Vec<ReportRow> =
+        store.audit_rows(audit.id).await.unwrap().iter().map(|text| serde_json::from_str(text).unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> = rows.iter().map(|row| row.input_id.as_str()).collect();
+    assert_eq!(ids.len(), 600, "no row twice, none missed");
+    assert_eq!(rows[0].match_entity_id, "DEMO-W-001");
+    assert_eq!(rows[1].match_strength, "none");
+}
+
+async fn the_chunk_of_a_dead_worker_is_done_again(store: Store) {
+    let api = Api::new(&store).await;
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), None, 20)
+        .await
+        .unwrap()
+        .unwrap();
+    // A process that claimed the first chunk and died before finishing it.
+    let claimed = store.claim_audit_chunk().await.unwrap().unwrap();
+    let dead = cadena::store::datasets::worker_id().rsplit_once('/').unwrap().0.to_owned() + "/999999999";
+    sqlx::query("UPDATE audit_chunks SET worker = $1 WHERE audit_id = $2 AND chunk = $3")
+        .bind(&dead)
+        .bind(claimed.audit_id)
+        .bind(claimed.chunk)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let worker = AuditWorker::new(store.clone(), api.screening.clone(), 1);
+    assert_eq!(worker.run_until_idle().await.unwrap(), 2, "the dead worker's chunk and the other one");
+    let progress = store.audit_progress(audit.id).await.unwrap().unwrap();
+    assert_eq!((progress.audit.status.as_str(), progress.rows_done), ("completed", 40));
 }

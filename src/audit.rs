@@ -1,0 +1,152 @@
+//! Batch audits: a supplier or procurement file uploaded once, screened in the
+//! background in chunks by every worker that shares the store, resumable after a
+//! restart, with its report kept in the store (see `store::audits` for the guarantees).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+
+use crate::csv_reader::CsvFile;
+use crate::screening::{PreparedFile, ReportRow, file_kind};
+use crate::service::ScreeningService;
+use crate::store::Store;
+use crate::store::audits::{Audit, AuditRow, ClaimedChunk};
+
+/// Rows per chunk, the unit of work a worker claims.
+pub const DEFAULT_CHUNK_SIZE: i64 = 500;
+
+/// How often an idle worker looks for new chunks.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Checks an uploaded file (it must have a supplier or procurement header) and queues
+/// its audit. The error is a message for the uploader.
+pub async fn submit(
+    store: &Store,
+    file_name: &str,
+    bytes: Vec<u8>,
+    key_id: Option<i64>,
+    chunk_size: i64,
+) -> anyhow::Result<Result<Audit, String>> {
+    let file = CsvFile::from_bytes(file_name, bytes);
+    let (header, rows) = match file.rows() {
+        Ok(found) => found,
+        Err(err) => return Ok(Err(err.to_string())),
+    };
+    let kind = file_kind(&header);
+    if let Err(missing) = crate::records::ColumnMap::new(kind, &header) {
+        return Ok(Err(crate::ingest::missing_columns_message(file_name, &header, kind, &missing)));
+    }
+    let n_rows = rows.count() as i64;
+    let audit = store.create_audit(file_name, file.text(), n_rows, chunk_size, key_id).await?;
+    Ok(Ok(audit))
+}
+
+/// Screens audit chunks as they come.
+pub struct AuditWorker {
+    store: Store,
+    service: Arc<ScreeningService>,
+    threads: usize,
+    /// Parsed files of the audits this worker is on, so a file is parsed once per worker.
+    files: Mutex<HashMap<i64, Arc<PreparedFile>>>,
+}
+
+impl AuditWorker {
+    pub fn new(store: Store, service: Arc<ScreeningService>, threads: usize) -> AuditWorker {
+        AuditWorker { store, service, threads: threads.max(1), files: Mutex::new(HashMap::new()) }
+    }
+
+    /// Screens chunks until none is pending; returns how many it did.
+    pub async fn run_until_idle(&self) -> anyhow::Result<usize> {
+        self.store.release_dead_audit_chunks().await?;
+        let mut done = 0;
+        while let Some(claimed) = self.store.claim_audit_chunk().await? {
+            self.process(claimed).await?;
+            done += 1;
+        }
+        self.forget_finished_files().await?;
+        Ok(done)
+    }
+
+    /// Screens chunks as they are queued until `shutdown` turns true; a chunk in progress
+    /// is finished first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            match self.run_until_idle().await {
+                Ok(_) => {}
+                Err(err) => tracing::error!("batch audit worker: {err:#}"),
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+
+    async fn process(&self, claimed: ClaimedChunk) -> anyhow::Result<()> {
+        let file = match self.file(claimed.audit_id).await {
+            Ok(file) => file,
+            Err(err) => {
+                let message = format!("{err:#}");
+                self.store.fail_audit(claimed.audit_id, &message).await?;
+                return Err(err);
+            }
+        };
+        let audit = self.store.get_audit(claimed.audit_id).await?.context("the audit vanished")?;
+        let start = (claimed.chunk * audit.chunk_size) as usize;
+        let end = start + audit.chunk_size as usize;
+        let (matcher, ruleset, threads) =
+            (self.service.matcher().clone(), self.service.ruleset().clone(), self.threads);
+        let screened = tokio::task::spawn_blocking(move || file.screen_range(&matcher, &ruleset, start..end, threads))
+            .await
+            .context("a screening thread panicked")?;
+        let report = match screened {
+            Ok(report) => report,
+            Err(err) => {
+                self.store.release_audit_chunk(claimed).await?;
+                return Err(err);
+            }
+        };
+        let rows: Vec<AuditRow> =
+            report.iter().enumerate().map(|(offset, row)| audit_row(start + offset, row)).collect::<Result<_, _>>()?;
+        self.store.finish_audit_chunk(claimed, &rows).await?;
+        Ok(())
+    }
+
+    async fn file(&self, audit_id: i64) -> anyhow::Result<Arc<PreparedFile>> {
+        if let Some(file) = self.files.lock().expect("the file cache lock").get(&audit_id) {
+            return Ok(file.clone());
+        }
+        let audit = self.store.get_audit(audit_id).await?.context("the audit vanished")?;
+        let content = self.store.audit_content(audit_id).await?.context("the audit's file vanished")?;
+        let file = Arc::new(PreparedFile::read(&self.store, &audit.file_name, content.into_bytes()).await?);
+        self.files.lock().expect("the file cache lock").insert(audit_id, file.clone());
+        Ok(file)
+    }
+
+    /// Drops the parsed files of audits that are no longer running.
+    async fn forget_finished_files(&self) -> anyhow::Result<()> {
+        let ids: Vec<i64> = self.files.lock().expect("the file cache lock").keys().copied().collect();
+        for id in ids {
+            let running = self.store.get_audit(id).await?.is_some_and(|audit| audit.status == "running");
+            if !running {
+                self.files.lock().expect("the file cache lock").remove(&id);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn audit_row(row_index: usize, row: &ReportRow) -> Result<AuditRow, serde_json::Error> {
+    Ok(AuditRow {
+        row_index: row_index as i64,
+        has_error: !row.error.is_empty(),
+        band: (!row.risk_band.is_empty()).then(|| row.risk_band.clone()),
+        report: serde_json::to_string(row)?,
+    })
+}

@@ -1,0 +1,289 @@
+//! Batch audits in the store: the uploaded file, its chunks (the unit of work that
+//! workers claim) and the report rows.
+//!
+//! A worker claims a pending chunk with an `UPDATE … WHERE status = 'pending'` (so two
+//! workers never both get it), screens its rows, and writes the rows and the chunk's
+//! `done` mark in one transaction: a worker that dies mid-chunk leaves nothing of it,
+//! and the chunk is handed out again once its worker is known dead.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::datasets::{is_dead_worker, worker_id};
+use super::{Store, now};
+
+/// An audit as stored, without its file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Audit {
+    pub id: i64,
+    pub file_name: String,
+    /// queued, running, completed, cancelled or failed.
+    pub status: String,
+    pub n_rows: i64,
+    pub n_chunks: i64,
+    pub chunk_size: i64,
+    pub key_id: Option<i64>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+}
+
+/// How far an audit has got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditProgress {
+    pub audit: Audit,
+    pub rows_done: i64,
+    /// Rows that could not be read (reported with line, field and reason).
+    pub rows_rejected: i64,
+    /// Rows per risk band so far.
+    pub bands: Vec<(String, i64)>,
+}
+
+/// A chunk claimed by this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimedChunk {
+    pub audit_id: i64,
+    pub chunk: i64,
+}
+
+/// One report row of a chunk, ready to store.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub row_index: i64,
+    pub has_error: bool,
+    pub band: Option<String>,
+    pub report: String,
+}
+
+const AUDIT_COLUMNS: &str =
+    "id, file_name, status, n_rows, n_chunks, chunk_size, key_id, created_at, finished_at, error";
+
+fn audit_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Audit> {
+    Ok(Audit {
+        id: row.try_get("id")?,
+        file_name: row.try_get("file_name")?,
+        status: row.try_get("status")?,
+        n_rows: row.try_get("n_rows")?,
+        n_chunks: row.try_get("n_chunks")?,
+        chunk_size: row.try_get("chunk_size")?,
+        key_id: row.try_get("key_id")?,
+        created_at: row.try_get("created_at")?,
+        finished_at: row.try_get("finished_at")?,
+        error: row.try_get("error")?,
+    })
+}
+
+impl Store {
+    /// Records an audit of `n_rows` rows with its chunks, queued for the workers.
+    pub async fn create_audit(
+        &self,
+        file_name: &str,
+        content: &str,
+        n_rows: i64,
+        chunk_size: i64,
+        key_id: Option<i64>,
+    ) -> sqlx::Result<Audit> {
+        let chunk_size = chunk_size.max(1);
+        let n_chunks = (n_rows + chunk_size - 1) / chunk_size;
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO audits (file_name, content, status, n_rows, n_chunks, chunk_size, key_id, created_at) \
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(file_name)
+        .bind(content)
+        .bind(n_rows)
+        .bind(n_chunks)
+        .bind(chunk_size)
+        .bind(key_id)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?;
+        for chunk in 0..n_chunks {
+            sqlx::query("INSERT INTO audit_chunks (audit_id, chunk, status) VALUES ($1, $2, 'pending')")
+                .bind(id)
+                .bind(chunk)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if n_chunks == 0 {
+            sqlx::query("UPDATE audits SET status = 'completed', finished_at = $1 WHERE id = $2")
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(self.get_audit(id).await?.expect("the audit just created"))
+    }
+
+    pub async fn get_audit(&self, id: i64) -> sqlx::Result<Option<Audit>> {
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audits WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(audit_from_row).transpose()
+    }
+
+    /// The uploaded file of an audit.
+    pub async fn audit_content(&self, id: i64) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar("SELECT content FROM audits WHERE id = $1").bind(id).fetch_optional(&self.pool).await
+    }
+
+    pub async fn audit_progress(&self, id: i64) -> sqlx::Result<Option<AuditProgress>> {
+        let Some(audit) = self.get_audit(id).await? else { return Ok(None) };
+        // SUM of a BIGINT is NUMERIC on PostgreSQL, which the Any driver cannot decode.
+        let (rows_done, rows_rejected): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(has_error), 0) AS BIGINT) FROM audit_rows WHERE audit_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        let bands: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT band, COUNT(*) FROM audit_rows WHERE audit_id = $1 AND band IS NOT NULL GROUP BY band ORDER BY band",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(AuditProgress { audit, rows_done, rows_rejected, bands }))
+    }
+
+    /// Cancels a queued or running audit; returns whether it was.
+    pub async fn cancel_audit(&self, id: i64) -> sqlx::Result<bool> {
+        let result = sqlx::query(
+            "UPDATE audits SET status = 'cancelled', finished_at = $1 WHERE id = $2 AND status IN ('queued', 'running')",
+        )
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Hands the chunks of workers on this host that no longer run back to the queue.
+    pub async fn release_dead_audit_chunks(&self) -> sqlx::Result<u64> {
+        let running: Vec<(i64, i64, Option<String>)> =
+            sqlx::query_as("SELECT audit_id, chunk, worker FROM audit_chunks WHERE status = 'running'")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut released = 0;
+        for (audit_id, chunk, worker) in running {
+            if !worker.as_deref().is_some_and(is_dead_worker) {
+                continue;
+            }
+            released += sqlx::query(
+                "UPDATE audit_chunks SET status = 'pending', worker = NULL, claimed_at = NULL \
+                 WHERE audit_id = $1 AND chunk = $2 AND status = 'running' AND worker = $3",
+            )
+            .bind(audit_id)
+            .bind(chunk)
+            .bind(worker)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(released)
+    }
+
+    /// Claims the next pending chunk of a queued or running audit for this process.
+    pub async fn claim_audit_chunk(&self) -> sqlx::Result<Option<ClaimedChunk>> {
+        loop {
+            let next: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT c.audit_id, c.chunk FROM audit_chunks c JOIN audits a ON a.id = c.audit_id \
+                 WHERE c.status = 'pending' AND a.status IN ('queued', 'running') \
+                 ORDER BY c.audit_id, c.chunk LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some((audit_id, chunk)) = next else { return Ok(None) };
+            // Another worker may have claimed it since: the status re-check makes this a no-op then.
+            let claimed = sqlx::query(
+                "UPDATE audit_chunks SET status = 'running', worker = $1, claimed_at = $2 \
+                 WHERE audit_id = $3 AND chunk = $4 AND status = 'pending'",
+            )
+            .bind(worker_id())
+            .bind(now())
+            .bind(audit_id)
+            .bind(chunk)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            if claimed == 1 {
+                sqlx::query("UPDATE audits SET status = 'running' WHERE id = $1 AND status = 'queued'")
+                    .bind(audit_id)
+                    .execute(&self.pool)
+                    .await?;
+                return Ok(Some(ClaimedChunk { audit_id, chunk }));
+            }
+        }
+    }
+
+    /// Stores a chunk's report rows and marks it done, in one transaction; completes the
+    /// audit when it was the last chunk.
+    pub async fn finish_audit_chunk(&self, claimed: ClaimedChunk, rows: &[AuditRow]) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let backend = self.backend;
+        for batch in rows.chunks(200) {
+            let values: Vec<String> =
+                (0..batch.len()).map(|i| format!("({})", backend.placeholders(i * 5 + 1, 5))).collect();
+            let sql = format!(
+                "INSERT INTO audit_rows (audit_id, row_index, has_error, band, report) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for row in batch {
+                query = query
+                    .bind(claimed.audit_id)
+                    .bind(row.row_index)
+                    .bind(i64::from(row.has_error))
+                    .bind(row.band.as_deref())
+                    .bind(row.report.as_str());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE audit_chunks SET status = 'done' WHERE audit_id = $1 AND chunk = $2")
+            .bind(claimed.audit_id)
+            .bind(claimed.chunk)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE audits SET status = 'completed', finished_at = $1 WHERE id = $2 AND status = 'running' \
+             AND NOT EXISTS (SELECT 1 FROM audit_chunks WHERE audit_id = $2 AND status <> 'done')",
+        )
+        .bind(now())
+        .bind(claimed.audit_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// Gives a claimed chunk back (the audit was cancelled, or the worker is stopping).
+    pub async fn release_audit_chunk(&self, claimed: ClaimedChunk) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE audit_chunks SET status = 'pending', worker = NULL, claimed_at = NULL \
+             WHERE audit_id = $1 AND chunk = $2 AND status = 'running'",
+        )
+        .bind(claimed.audit_id)
+        .bind(claimed.chunk)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks an audit failed (its file could not be read).
+    pub async fn fail_audit(&self, id: i64, error: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE audits SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3")
+            .bind(error)
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The report rows of an audit (JSON text), in input order.
+    pub async fn audit_rows(&self, id: i64) -> sqlx::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT report FROM audit_rows WHERE audit_id = $1 ORDER BY row_index")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+    }
+}
