@@ -282,7 +282,7 @@ pub async fn serve(
         println!("demo API key {} (role {}), for `Authorization: Bearer <key>`:", key.id, key.role);
         println!("{secret}");
     }
-    axum::serve(listener, http::router(AppState { store: store.clone(), screening }))
+    axum::serve(listener, http::router(AppState::new(store.clone(), screening)))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the HTTP server failed")?;

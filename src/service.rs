@@ -7,6 +7,7 @@
 //! digest gives the same result.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
@@ -97,11 +98,20 @@ pub struct ScreeningService {
     matcher: Arc<Matcher>,
     ruleset: Arc<Ruleset>,
     cache: Cache<String, Arc<ScreeningResult>>,
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
 }
 
 impl ScreeningService {
     pub fn new(store: Store, matcher: Arc<Matcher>, ruleset: Arc<Ruleset>) -> ScreeningService {
-        ScreeningService { store, matcher, ruleset, cache: Cache::new(CACHE_CAPACITY) }
+        ScreeningService {
+            store,
+            matcher,
+            ruleset,
+            cache: Cache::new(CACHE_CAPACITY),
+            cache_hits: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
+        }
     }
 
     pub fn matcher(&self) -> &Arc<Matcher> {
@@ -110,6 +120,11 @@ impl ScreeningService {
 
     pub fn ruleset(&self) -> &Arc<Ruleset> {
         &self.ruleset
+    }
+
+    /// Screenings answered from the cache, and computed, so far.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        (self.cache_hits.load(Ordering::Relaxed), self.cache_misses.load(Ordering::Relaxed))
     }
 
     /// How many results the cache holds.
@@ -124,8 +139,12 @@ impl ScreeningService {
         let input = serde_json::to_value(request)?;
         let cache_key = cache_key(&input, dataset_version, &digest);
         let result = match self.cache.get(&cache_key) {
-            Some(result) => result,
+            Some(result) => {
+                self.cache_hits.fetch_add(1, Ordering::Relaxed);
+                result
+            }
             None => {
+                self.cache_misses.fetch_add(1, Ordering::Relaxed);
                 let result = Arc::new(self.compute(request).await?);
                 self.cache.insert(cache_key, result.clone());
                 result

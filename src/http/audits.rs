@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,10 +23,11 @@ pub struct UploadParams {
 pub async fn create(
     caller: Caller,
     State(state): State<AppState>,
-    Query(params): Query<UploadParams>,
+    params: Result<Query<UploadParams>, QueryRejection>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Audit>), Error> {
     caller.require(AUDITORS)?;
+    let Query(params) = params.map_err(|rejection| Error::BadRequest(rejection.body_text()))?;
     let name = params.name.unwrap_or_else(|| "upload.csv".to_owned());
     match audit::submit(&state.store, &name, body.to_vec(), Some(caller.key_id), DEFAULT_CHUNK_SIZE).await? {
         Ok(audit) => Ok((StatusCode::ACCEPTED, Json(audit))),
@@ -66,9 +68,10 @@ pub async fn report(
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Query(params): Query<ReportParams>,
+    params: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Response, Error> {
     caller.require(AUDITORS)?;
+    let Query(params) = params.map_err(|rejection| Error::BadRequest(rejection.body_text()))?;
     let progress = state.store.audit_progress(id).await?.ok_or_else(|| Error::NotFound(format!("no audit {id}")))?;
     if progress.audit.status != "completed" {
         return Err(Error::Conflict(format!(

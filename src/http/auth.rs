@@ -48,6 +48,7 @@ impl FromRequestParts<AppState> for Caller {
             .authenticate(secret)
             .await?
             .ok_or_else(|| Error::Unauthorized("the API key is unknown or revoked".to_owned()))?;
+        state.limiter.check(key.id).map_err(|wait| Error::TooManyRequests(wait.as_secs().max(1)))?;
         Ok(Caller { key_id: key.id, role: key.role })
     }
 }

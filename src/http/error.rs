@@ -21,6 +21,9 @@ pub enum Error {
     /// The request does not fit the resource's state (a report of a running audit).
     #[error("{0}")]
     Conflict(String),
+    /// The key has used up its rate; retry after this many seconds.
+    #[error("too many requests for this key; retry after {0} s")]
+    TooManyRequests(u64),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("internal error: {0:#}")]
@@ -35,6 +38,11 @@ impl IntoResponse for Error {
             Error::Unauthorized(message) => (StatusCode::UNAUTHORIZED, message.clone()),
             Error::Forbidden(message) => (StatusCode::FORBIDDEN, message.clone()),
             Error::Conflict(message) => (StatusCode::CONFLICT, message.clone()),
+            Error::TooManyRequests(seconds) => {
+                let body = Json(json!({ "error": self.to_string() }));
+                let retry_after = [(axum::http::header::RETRY_AFTER, seconds.to_string())];
+                return (StatusCode::TOO_MANY_REQUESTS, retry_after, body).into_response();
+            }
             Error::Sqlx(_) | Error::Internal(_) => {
                 tracing::error!("{self}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has the details".to_owned())

@@ -4,17 +4,23 @@
 mod audits;
 mod auth;
 mod error;
+mod ingest;
+pub mod metrics;
 mod screening;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 pub use auth::Caller;
 pub use error::Error;
+use metrics::{Metrics, RateLimiter};
+use tower_http::timeout::TimeoutLayer;
 
 use crate::records::RecordKind;
 use crate::service::ScreeningService;
@@ -26,11 +32,37 @@ use crate::store::{DatasetVersion, RejectedRow, Store};
 pub struct AppState {
     pub store: Store,
     pub screening: Arc<ScreeningService>,
+    pub metrics: Arc<Metrics>,
+    pub limiter: Arc<RateLimiter>,
+}
+
+/// Requests per second each key may make, on average, and in a burst.
+pub const DEFAULT_RATE_LIMIT: f64 = 50.0;
+pub const DEFAULT_RATE_BURST: f64 = 100.0;
+
+/// How long a request may take before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl AppState {
+    /// The state with the default per-key rate limit.
+    pub fn new(store: Store, screening: Arc<ScreeningService>) -> AppState {
+        AppState::with_rate_limit(store, screening, DEFAULT_RATE_LIMIT, DEFAULT_RATE_BURST)
+    }
+
+    pub fn with_rate_limit(store: Store, screening: Arc<ScreeningService>, per_second: f64, burst: f64) -> AppState {
+        AppState {
+            store,
+            screening,
+            metrics: Arc::new(Metrics::default()),
+            limiter: Arc::new(RateLimiter::new(per_second, burst)),
+        }
+    }
 }
 
 /// Every route, with the roles that may call it (`/`, `/healthz` and `/readyz` need no key).
 pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/datasets", AUDITORS),
+    ("POST", "/v1/datasets", ADMINS),
     ("GET", "/v1/datasets/{id}", AUDITORS),
     ("GET", "/v1/datasets/{id}/rejected", AUDITORS),
     ("POST", "/v1/audits", AUDITORS),
@@ -49,6 +81,8 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
 pub const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 /// Roles that screen: officers, auditors and administrators.
 pub const SCREENERS: &[Role] = &[Role::Officer, Role::Auditor, Role::Admin];
+/// Administrators only.
+pub const ADMINS: &[Role] = &[Role::Admin];
 /// Every role.
 pub const EVERYONE: &[Role] = &Role::ALL;
 
@@ -57,10 +91,11 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/v1/datasets", get(list_datasets))
+        .route("/metrics", get(metrics::metrics))
+        .route("/v1/datasets", get(list_datasets).post(ingest::upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .route("/v1/datasets/{id}", get(get_dataset))
         .route("/v1/datasets/{id}/rejected", get(list_rejected_rows))
-        .route("/v1/audits", post(audits::create).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .route("/v1/audits", post(audits::create).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .route("/v1/audits/{id}", get(audits::get))
         .route("/v1/audits/{id}/cancel", post(audits::cancel))
         .route("/v1/audits/{id}/report", get(audits::report))
@@ -70,7 +105,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/search", get(screening::search))
         .route("/v1/ruleset", get(screening::ruleset))
         .route("/v1/matching", get(screening::matching))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .with_state(state)
 }
 

@@ -2,7 +2,7 @@
 //! thresholds.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -66,9 +66,10 @@ pub struct SearchParams {
 pub async fn search(
     caller: Caller,
     State(state): State<AppState>,
-    Query(params): Query<SearchParams>,
+    params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<Vec<Match>>, Error> {
     caller.require(EVERYONE)?;
+    let Query(params) = params.map_err(|rejection| Error::BadRequest(rejection.body_text()))?;
     let kind = match params.kind.as_deref().filter(|kind| !kind.is_empty()) {
         None => None,
         Some(text) => match RecordKind::parse(text) {

@@ -279,6 +279,13 @@ impl Store {
         Ok(())
     }
 
+    /// How many audits there are in each status.
+    pub async fn count_audits_by_status(&self) -> sqlx::Result<Vec<(String, i64)>> {
+        sqlx::query_as("SELECT status, COUNT(*) FROM audits GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await
+    }
+
     /// The report rows of an audit (JSON text), in input order.
     pub async fn audit_rows(&self, id: i64) -> sqlx::Result<Vec<String>> {
         sqlx::query_scalar("SELECT report FROM audit_rows WHERE audit_id = $1 ORDER BY row_index")

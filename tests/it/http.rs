@@ -29,6 +29,8 @@ store_tests!(
     a_screening_is_stored_and_reproduced_exactly,
     a_procurement_screening_scores_each_line,
     search_ruleset_and_matching_answer_every_role,
+    an_admin_upload_loads_and_indexes_a_file,
+    metrics_count_requests_and_keys_are_rate_limited,
     a_batch_audit_runs_to_completion_with_a_row_per_input,
     an_audit_can_be_cancelled_and_a_bad_upload_is_refused,
     two_workers_share_an_audit_without_doing_a_row_twice,
@@ -56,7 +58,7 @@ impl Api {
         for role in Role::ALL {
             keys.push((role, store.create_key("test", role).await.unwrap().1));
         }
-        let app = router(AppState { store: store.clone(), screening: screening.clone() });
+        let app = router(AppState::new(store.clone(), screening.clone()));
         Api { app, screening, keys, store: store.clone(), _dir: dir }
     }
 
@@ -169,20 +171,41 @@ async fn every_endpoint_admits_exactly_its_roles(store: Store) {
     let api = Api::new(&store).await;
     let (revoked_key, revoked_secret) = store.create_key("gone", Role::Admin).await.unwrap();
     assert!(store.revoke_key(revoked_key.id).await.unwrap());
+    // A completed audit to read and report on.
+    let (_, audit) = api.upload("procurements.csv", DEMO_PROCUREMENTS).await;
+    AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await.unwrap();
+    let audit_id = audit["id"].as_i64().unwrap().to_string();
     for (method, path, roles) in ROUTES {
-        if path.starts_with("/v1/audits") {
-            continue; // below, with a file body
-        }
-        let uri = path.replace("{id}", "1") + if path.ends_with("search") { "?q=ficticia" } else { "" };
-        let body = (*method == "POST").then(demo_supplier);
+        let uri = path.replace("{id}", if path.starts_with("/v1/audits/") { &audit_id } else { "1" })
+            + match (*method, *path) {
+                (_, "/v1/search") => "?q=ficticia",
+                ("POST", "/v1/datasets") => "?kind=licences&name=licences.csv",
+                ("POST", "/v1/audits") => "?name=procurements.csv",
+                _ => "",
+            };
+        let body: Option<(&str, Vec<u8>)> = match (*method, *path) {
+            ("POST", "/v1/screenings") => Some(("application/json", demo_supplier().to_string().into_bytes())),
+            ("POST", "/v1/datasets") => Some(("text/csv", b"licence_number,holder_name\nL-9,Agencia Nueva\n".to_vec())),
+            ("POST", "/v1/audits") => Some(("text/csv", DEMO_PROCUREMENTS.as_bytes().to_vec())),
+            _ => None,
+        };
         for (key, what) in
             [(None, "no key"), (Some("cadena_0000"), "a wrong key"), (Some(revoked_secret.as_str()), "a revoked key")]
         {
-            let (status, answer) = api.call(method, &uri, key, body.clone()).await;
+            let (status, answer) = api.call_raw(method, &uri, key, body.clone()).await;
+            let answer = String::from_utf8_lossy(&answer);
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} with {what}: {answer}");
         }
         for role in Role::ALL {
-            let (status, answer) = api.call(method, &uri, Some(api.key(role)), body.clone()).await;
+            let uri = if *path == "/v1/audits/{id}/cancel" {
+                // A cancelled audit cannot be cancelled again: each call gets one of its own.
+                let (_, fresh) = api.upload("procurements.csv", DEMO_PROCUREMENTS).await;
+                format!("/v1/audits/{}/cancel", fresh["id"])
+            } else {
+                uri.clone()
+            };
+            let (status, answer) = api.call_raw(method, &uri, Some(api.key(role)), body.clone()).await;
+            let answer = String::from_utf8_lossy(&answer);
             if roles.contains(&role) {
                 assert!(status.is_success(), "{method} {uri} as {role}: {status} {answer}");
             } else {
@@ -401,4 +424,62 @@ async fn the_chunk_of_a_dead_worker_is_done_again(store: Store) {
     assert_eq!(worker.run_until_idle().await.unwrap(), 2, "the dead worker's chunk and the other one");
     let progress = store.audit_progress(audit.id).await.unwrap().unwrap();
     assert_eq!((progress.audit.status.as_str(), progress.rows_done), ("completed", 40));
+}
+
+async fn an_admin_upload_loads_and_indexes_a_file(store: Store) {
+    let api = Api::new(&store).await;
+    let csv = "agency_id,name,country,licence_status\nA-9,Agencia Nueva de Reclutamiento SAC,PE,vigente\nA-10,,PE,\n";
+    let uri = "/v1/datasets?kind=agencies&source=ministerio&name=agencias.csv";
+    let admin = Some(api.key(Role::Admin));
+    let (status, body) = api.call_raw("POST", uri, admin, Some(("text/csv", csv.as_bytes().to_vec()))).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!((body["dataset"]["n_inserted"].as_i64(), body["dataset"]["n_rejected"].as_i64()), (Some(1), Some(1)));
+    assert_eq!((body["rejected"][0]["line"].as_i64(), body["rejected"][0]["field"].as_str()), (Some(3), Some("name")));
+    assert_eq!(body["indexed"], 1);
+    let (_, found) = api.get("/v1/search?q=agencia%20nueva", Role::Inspector).await;
+    assert_eq!(found[0]["entity"]["entity_id"], "A-9", "searchable at once");
+
+    let (status, _) = api.call_raw("POST", "/v1/datasets?kind=planets", admin, Some(("text/csv", b"x".to_vec()))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = api.call_raw("POST", "/v1/datasets", admin, Some(("text/csv", b"x".to_vec()))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&body));
+    let uri = "/v1/datasets?kind=suppliers&name=x.csv";
+    let (status, body) = api.call_raw("POST", uri, admin, Some(("text/csv", b"colour\nred\n".to_vec()))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&body).contains("x.csv:1: the header lacks"));
+}
+
+async fn metrics_count_requests_and_keys_are_rate_limited(store: Store) {
+    let api = Api::new(&store).await;
+    api.call("POST", "/v1/screenings", Some(api.key(Role::Officer)), Some(demo_supplier())).await;
+    api.call("POST", "/v1/screenings", Some(api.key(Role::Officer)), Some(demo_supplier())).await;
+    let (status, text) = api.call_raw("GET", "/metrics", None, None).await;
+    let text = String::from_utf8(text).unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains("cadena_http_requests_total{method=\"POST\",route=\"/v1/screenings\",status=\"201\"} 2"),
+        "{text}"
+    );
+    assert!(text.contains("cadena_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/screenings\"} 2"));
+    assert!(text.contains("cadena_screening_cache_requests_total{result=\"hit\"} 1"), "{text}");
+    assert!(text.contains("cadena_screening_cache_requests_total{result=\"miss\"} 1"));
+
+    // A key that spends its burst gets 429 with Retry-After; other keys are not affected.
+    let limited = router(AppState::with_rate_limit(store.clone(), api.screening.clone(), 0.5, 3.0));
+    let call = |key: String| {
+        let limited = limited.clone();
+        async move {
+            let request = Request::get("/v1/matching").header("authorization", format!("Bearer {key}"));
+            limited.oneshot(request.body(Body::empty()).unwrap()).await.unwrap()
+        }
+    };
+    let officer = api.key(Role::Officer).to_owned();
+    for _ in 0..3 {
+        assert_eq!(call(officer.clone()).await.status(), StatusCode::OK);
+    }
+    let refused = call(officer.clone()).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().get("retry-after").is_some());
+    assert_eq!(call(api.key(Role::Inspector).to_owned()).await.status(), StatusCode::OK);
 }
