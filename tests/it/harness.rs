@@ -18,6 +18,11 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// The URL of a PostgreSQL test database (for child processes).
+    pub fn postgres_url(&self) -> Option<String> {
+        self.postgres.as_ref().map(|(admin_url, name)| with_database(admin_url, name))
+    }
+
     pub async fn sqlite() -> TestDb {
         let data_dir = tempfile::tempdir().expect("temporary directory");
         let store = Store::open_sqlite(data_dir.path()).await.expect("open SQLite store");

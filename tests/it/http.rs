@@ -483,3 +483,65 @@ async fn metrics_count_requests_and_keys_are_rate_limited(store: Store) {
     assert!(refused.headers().get("retry-after").is_some());
     assert_eq!(call(api.key(Role::Inspector).to_owned()).await.status(), StatusCode::OK);
 }
+
+/// Child processes, killed when dropped (also when a test fails).
+struct Processes(Vec<std::process::Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Two `cadena serve` processes on one PostgreSQL database share one batch audit: every
+/// row is reported once, and both did some of it.
+#[tokio::test]
+async fn two_serve_processes_share_a_batch_audit() {
+    let Some(db) = crate::harness::TestDb::postgres().await else { return };
+    let store = db.store.clone();
+    demo::load_demo(&store).await.unwrap();
+    let n_rows = 2000;
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(n_rows).into_bytes(), None, 20)
+        .await
+        .unwrap()
+        .unwrap();
+    let url = db.postgres_url().unwrap();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let _servers = Processes(
+        dirs.iter()
+            .map(|dir| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_cadena"))
+                    .args(["serve", "--bind", "127.0.0.1:0"])
+                    .env("CADENA_DATABASE_URL", &url)
+                    .env("CADENA_DATA_DIR", dir.path())
+                    .env("CADENA_LOG", "warn")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("start cadena serve")
+            })
+            .collect(),
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let progress = store.audit_progress(audit.id).await.unwrap().unwrap();
+        if progress.audit.status == "completed" {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 180, "the audit did not complete: {progress:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let rows: Vec<ReportRow> =
+        store.audit_rows(audit.id).await.unwrap().iter().map(|text| serde_json::from_str(text).unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> = rows.iter().map(|row| row.input_id.as_str()).collect();
+    assert_eq!((rows.len(), ids.len()), (n_rows, n_rows), "every row once");
+    let workers: Vec<String> = sqlx::query_scalar("SELECT DISTINCT worker FROM audit_chunks WHERE audit_id = $1")
+        .bind(audit.id)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(workers.len(), 2, "both processes worked on the audit: {workers:?}");
+}
