@@ -20,6 +20,7 @@ pub struct UploadParams {
 }
 
 /// `POST /v1/audits?name=…` with the CSV file as the body: queues its audit (202).
+#[utoipa::path(post, path = "/v1/audits", tag = "audits", security(("api_key" = [])), params(("name" = Option<String>, Query)), request_body(content = String, content_type = "text/csv"), responses((status = 202, body = Audit), (status = 400), (status = 401), (status = 403)))]
 pub async fn create(
     caller: Caller,
     State(state): State<AppState>,
@@ -36,6 +37,7 @@ pub async fn create(
 }
 
 /// `GET /v1/audits/{id}`: the audit and its progress.
+#[utoipa::path(get, path = "/v1/audits/{id}", tag = "audits", security(("api_key" = [])), params(("id" = i64, Path)), responses((status = 200, body = AuditProgress), (status = 404), (status = 401), (status = 403)))]
 pub async fn get(
     caller: Caller,
     State(state): State<AppState>,
@@ -47,6 +49,7 @@ pub async fn get(
 }
 
 /// `POST /v1/audits/{id}/cancel`: stops a queued or running audit.
+#[utoipa::path(post, path = "/v1/audits/{id}/cancel", tag = "audits", security(("api_key" = [])), params(("id" = i64, Path)), responses((status = 200, body = Audit), (status = 409), (status = 404), (status = 401), (status = 403)))]
 pub async fn cancel(caller: Caller, State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Audit>, Error> {
     caller.require(AUDITORS)?;
     let audit = state.store.get_audit(id).await?.ok_or_else(|| Error::NotFound(format!("no audit {id}")))?;
@@ -64,6 +67,7 @@ pub struct ReportParams {
 }
 
 /// `GET /v1/audits/{id}/report?format=csv|json`: the report of a completed audit.
+#[utoipa::path(get, path = "/v1/audits/{id}/report", tag = "audits", security(("api_key" = [])), params(("id" = i64, Path), ("format" = Option<String>, Query, description = "csv (default) or json")), responses((status = 200, body = Vec<ReportRow>, description = "The report, as CSV or JSON"), (status = 409), (status = 404), (status = 401), (status = 403)))]
 pub async fn report(
     caller: Caller,
     State(state): State<AppState>,

@@ -23,7 +23,7 @@ pub struct UploadParams {
 }
 
 /// What an upload did.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Uploaded {
     dataset: DatasetVersion,
     /// The rows it rejected, with line, field and reason.
@@ -33,6 +33,7 @@ pub struct Uploaded {
 }
 
 /// `POST /v1/datasets?kind=…&source=…&name=…` with the CSV file as the body.
+#[utoipa::path(post, path = "/v1/datasets", tag = "datasets", security(("api_key" = [])), params(("kind" = String, Query, description = "watchlist, suppliers, agencies, procurements or licences"), ("source" = Option<String>, Query), ("name" = Option<String>, Query)), request_body(content = String, content_type = "text/csv"), responses((status = 201, body = Uploaded), (status = 400), (status = 401), (status = 403)))]
 pub async fn upload(
     caller: Caller,
     State(state): State<AppState>,

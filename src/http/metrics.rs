@@ -105,6 +105,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 /// `GET /metrics`: requests, latencies, the screening cache and batch audits.
+#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text format", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, super::Error> {
     let mut out = String::new();
     state.metrics.render(&mut out);

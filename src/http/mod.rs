@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod ingest;
 pub mod metrics;
+pub mod openapi;
 mod screening;
 
 use std::sync::Arc;
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::openapi))
         .route("/v1/datasets", get(list_datasets).post(ingest::upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .route("/v1/datasets/{id}", get(get_dataset))
         .route("/v1/datasets/{id}/rejected", get(list_rejected_rows))
@@ -126,6 +128,7 @@ struct Index {
     endpoints: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/", tag = "service", responses((status = 200, description = "Service version, dataset version, record counts and endpoints")))]
 async fn index(State(state): State<AppState>) -> Result<Json<Index>, Error> {
     let mut records = serde_json::Map::new();
     for kind in RecordKind::ALL {
@@ -141,11 +144,13 @@ async fn index(State(state): State<AppState>) -> Result<Json<Index>, Error> {
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "The process answers", body = String)))]
 async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Readiness: the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "service", responses((status = 200, description = "The store answers", body = String)))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, Error> {
     state.store.dataset_version().await?;
     Ok("ready")
@@ -175,6 +180,7 @@ impl Page {
     }
 }
 
+#[utoipa::path(get, path = "/v1/datasets", tag = "datasets", security(("api_key" = [])), params(("limit" = Option<i64>, Query, description = "How many loads, 1 to 1000 (default 100)")), responses((status = 200, description = "The loads, newest first", body = Vec<DatasetVersion>), (status = 401), (status = 403)))]
 async fn list_datasets(
     caller: Caller,
     State(state): State<AppState>,
@@ -185,6 +191,7 @@ async fn list_datasets(
     Ok(Json(state.store.list_loads(limit).await?))
 }
 
+#[utoipa::path(get, path = "/v1/datasets/{id}", tag = "datasets", security(("api_key" = [])), params(("id" = i64, Path, description = "The load")), responses((status = 200, body = DatasetVersion), (status = 404), (status = 401), (status = 403)))]
 async fn get_dataset(
     caller: Caller,
     State(state): State<AppState>,
@@ -195,6 +202,7 @@ async fn get_dataset(
     Ok(Json(dataset))
 }
 
+#[utoipa::path(get, path = "/v1/datasets/{id}/rejected", tag = "datasets", security(("api_key" = [])), params(("id" = i64, Path), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)), responses((status = 200, body = Vec<RejectedRow>), (status = 404), (status = 401), (status = 403)))]
 async fn list_rejected_rows(
     caller: Caller,
     State(state): State<AppState>,

@@ -15,6 +15,7 @@ use crate::service::{Reproduction, ScreeningRequest};
 use crate::store::screenings::StoredScreening;
 
 /// `POST /v1/screenings`: screens a supplier or a procurement and stores the screening.
+#[utoipa::path(post, path = "/v1/screenings", tag = "screening", security(("api_key" = [])), request_body = ScreeningRequest, responses((status = 201, body = StoredScreening), (status = 400), (status = 401), (status = 403)))]
 pub async fn create(
     caller: Caller,
     State(state): State<AppState>,
@@ -30,6 +31,7 @@ pub async fn create(
 }
 
 /// `GET /v1/screenings/{id}`: a stored screening, as asked and as answered.
+#[utoipa::path(get, path = "/v1/screenings/{id}", tag = "screening", security(("api_key" = [])), params(("id" = i64, Path)), responses((status = 200, body = StoredScreening), (status = 404), (status = 401), (status = 403)))]
 pub async fn get(
     caller: Caller,
     State(state): State<AppState>,
@@ -42,6 +44,7 @@ pub async fn get(
 
 /// `GET /v1/screenings/{id}/reproduction`: re-runs a stored screening now and says
 /// whether the result is identical.
+#[utoipa::path(get, path = "/v1/screenings/{id}/reproduction", tag = "screening", security(("api_key" = [])), params(("id" = i64, Path)), responses((status = 200, body = Reproduction), (status = 404), (status = 401), (status = 403)))]
 pub async fn reproduce(
     caller: Caller,
     State(state): State<AppState>,
@@ -63,6 +66,7 @@ pub struct SearchParams {
 }
 
 /// `GET /v1/search?q=…`: agencies (or `kind=suppliers|watchlist`) by name, tax id or licence number.
+#[utoipa::path(get, path = "/v1/search", tag = "screening", security(("api_key" = [])), params(("q" = String, Query), ("kind" = Option<String>, Query), ("country" = Option<String>, Query), ("region" = Option<String>, Query), ("status" = Option<String>, Query), ("limit" = Option<usize>, Query)), responses((status = 200, body = Vec<Match>), (status = 400), (status = 401)))]
 pub async fn search(
     caller: Caller,
     State(state): State<AppState>,
@@ -89,7 +93,7 @@ pub async fn search(
     Ok(Json(state.screening.matcher().search(&query)?))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct RulesetDescription {
     version: String,
     digest: String,
@@ -98,6 +102,7 @@ pub struct RulesetDescription {
 }
 
 /// `GET /v1/ruleset`: the rules screenings are scored with.
+#[utoipa::path(get, path = "/v1/ruleset", tag = "screening", security(("api_key" = [])), responses((status = 200, body = RulesetDescription), (status = 401)))]
 pub async fn ruleset(caller: Caller, State(state): State<AppState>) -> Result<Json<RulesetDescription>, Error> {
     caller.require(EVERYONE)?;
     let ruleset = state.screening.ruleset();
@@ -109,7 +114,7 @@ pub async fn ruleset(caller: Caller, State(state): State<AppState>) -> Result<Js
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct MatchingDescription {
     thresholds: Thresholds,
     candidate_budget: usize,
@@ -117,6 +122,7 @@ pub struct MatchingDescription {
 }
 
 /// `GET /v1/matching`: the match thresholds and the size of the index.
+#[utoipa::path(get, path = "/v1/matching", tag = "screening", security(("api_key" = [])), responses((status = 200, body = MatchingDescription), (status = 401)))]
 pub async fn matching(caller: Caller, State(state): State<AppState>) -> Result<Json<MatchingDescription>, Error> {
     caller.require(EVERYONE)?;
     let matcher = state.screening.matcher();

@@ -31,6 +31,7 @@ store_tests!(
     search_ruleset_and_matching_answer_every_role,
     an_admin_upload_loads_and_indexes_a_file,
     metrics_count_requests_and_keys_are_rate_limited,
+    the_openapi_document_describes_exactly_the_routes,
     a_batch_audit_runs_to_completion_with_a_row_per_input,
     an_audit_can_be_cancelled_and_a_bad_upload_is_refused,
     two_workers_share_an_audit_without_doing_a_row_twice,
@@ -544,4 +545,29 @@ async fn two_serve_processes_share_a_batch_audit() {
         .await
         .unwrap();
     assert_eq!(workers.len(), 2, "both processes worked on the audit: {workers:?}");
+}
+
+async fn the_openapi_document_describes_exactly_the_routes(store: Store) {
+    let api = Api::new(&store).await;
+    let (status, document) = api.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut documented: Vec<String> = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    documented.sort();
+    let mut routes: Vec<String> = ROUTES.iter().map(|(method, path, _)| format!("{method} {path}")).collect();
+    routes.extend(["GET /", "GET /healthz", "GET /readyz", "GET /metrics"].map(str::to_owned));
+    routes.sort();
+    assert_eq!(documented, routes);
+    // Every documented route answers (not 404 or 405) through the real router.
+    for route in &routes {
+        let (method, path) = route.split_once(' ').unwrap();
+        let (status, _) = api.call_raw(method, &path.replace("{id}", "1"), None, None).await;
+        assert!(status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED, "{route}: {status}");
+    }
+    assert!(document["components"]["schemas"]["ScreeningRequest"].is_object());
+    assert!(document["components"]["securitySchemes"]["api_key"].is_object());
 }
