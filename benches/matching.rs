@@ -196,7 +196,7 @@ fn main() -> anyhow::Result<()> {
         audit_file.push_str(&format!("A{i:06},{},{}\n", quote(&name), names.country()));
     }
     let service = Arc::new(ScreeningService::new(store.clone(), matcher.clone(), Arc::new(ruleset)));
-    let app = router(AppState { store: store.clone(), screening: service.clone() });
+    let app = router(AppState::new(store.clone(), service.clone()));
     let (_, key) = runtime.block_on(store.create_key("bench", Role::Auditor))?;
     let started = Instant::now();
     let upload = Request::post("/v1/audits?name=audit.csv")

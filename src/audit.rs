@@ -61,6 +61,7 @@ impl AuditWorker {
     /// Screens chunks until none is pending; returns how many it did.
     pub async fn run_until_idle(&self) -> anyhow::Result<usize> {
         self.store.release_dead_audit_chunks().await?;
+        self.store.complete_finished_audits().await?;
         let mut done = 0;
         while let Some(claimed) = self.store.claim_audit_chunk().await? {
             self.process(claimed).await?;

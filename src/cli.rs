@@ -258,7 +258,11 @@ pub async fn serve(
     rules_dir: Option<&Path>,
     bind: SocketAddr,
     demo: bool,
+    rate_limit: f64,
 ) -> anyhow::Result<()> {
+    if !rate_limit.is_finite() || rate_limit <= 0.0 {
+        anyhow::bail!("--rate-limit must be a positive number of requests per second, not {rate_limit}");
+    }
     let ruleset = Arc::new(load_rules(rules_dir)?);
     let index = Arc::new(open_index(&store, index_dir).await?);
     if demo {
@@ -282,10 +286,13 @@ pub async fn serve(
         println!("demo API key {} (role {}), for `Authorization: Bearer <key>`:", key.id, key.role);
         println!("{secret}");
     }
-    axum::serve(listener, http::router(AppState::new(store.clone(), screening)))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    axum::serve(
+        listener,
+        http::router(AppState::with_rate_limit(store.clone(), screening, rate_limit, 2.0 * rate_limit)),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the HTTP server failed")?;
     let _ = shutdown_tx.send(true);
     worker.await.context("the ingestion worker panicked")?;
     audit_worker.await.context("the batch audit worker panicked")?;

@@ -38,6 +38,9 @@ enum Command {
         /// A rules directory to use instead of the bundled rule set.
         #[arg(long, env = "CADENA_RULES_DIR")]
         rules_dir: Option<PathBuf>,
+        /// Requests per second each API key may make on average (bursts of twice that).
+        #[arg(long, env = "CADENA_RATE_LIMIT", default_value_t = cadena::http::DEFAULT_RATE_LIMIT)]
+        rate_limit: f64,
     },
     /// Create, list or revoke API keys.
     Keys {
@@ -179,8 +182,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = Store::open(&cli.store).await?;
     let index_dir = cli.store.index_dir();
     match cli.command {
-        Command::Serve { bind, demo, rules_dir } => {
-            cli::serve(store, &index_dir, rules_dir.as_deref(), bind, demo).await
+        Command::Serve { bind, demo, rules_dir, rate_limit } => {
+            cli::serve(store, &index_dir, rules_dir.as_deref(), bind, demo, rate_limit).await
         }
         Command::Keys { action: KeysAction::Create { role, name } } => cli::keys_create(&store, role, &name).await,
         Command::Keys { action: KeysAction::List } => cli::keys_list(&store).await,

@@ -216,8 +216,8 @@ impl Store {
         }
     }
 
-    /// Stores a chunk's report rows and marks it done, in one transaction; completes the
-    /// audit when it was the last chunk.
+    /// Stores a chunk's report rows and marks it done, in one transaction; then completes
+    /// the audit if that was its last chunk.
     pub async fn finish_audit_chunk(&self, claimed: ClaimedChunk, rows: &[AuditRow]) -> sqlx::Result<()> {
         let mut tx = self.pool.begin().await?;
         let backend = self.backend;
@@ -244,15 +244,24 @@ impl Store {
             .bind(claimed.chunk)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE audits SET status = 'completed', finished_at = $1 WHERE id = $2 AND status = 'running' \
-             AND NOT EXISTS (SELECT 1 FROM audit_chunks WHERE audit_id = $2 AND status <> 'done')",
+        tx.commit().await?;
+        // After the commit, not inside it: two workers finishing the last two chunks at
+        // once would each see the other's chunk as not done yet. The later commit always
+        // sees both.
+        self.complete_finished_audits().await?;
+        Ok(())
+    }
+
+    /// Marks completed every queued or running audit whose chunks are all done.
+    pub async fn complete_finished_audits(&self) -> sqlx::Result<u64> {
+        let result = sqlx::query(
+            "UPDATE audits SET status = 'completed', finished_at = $1 WHERE status IN ('queued', 'running') \
+             AND NOT EXISTS (SELECT 1 FROM audit_chunks WHERE audit_id = audits.id AND status <> 'done')",
         )
         .bind(now())
-        .bind(claimed.audit_id)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await
+        Ok(result.rows_affected())
     }
 
     /// Gives a claimed chunk back (the audit was cancelled, or the worker is stopping).
