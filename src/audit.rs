@@ -71,20 +71,34 @@ impl AuditWorker {
         Ok(done)
     }
 
-    /// Screens chunks as they are queued until `shutdown` turns true; a chunk in progress
-    /// is finished first.
+    /// Screens chunks as they are queued until `shutdown` turns true. Shutdown is looked
+    /// at between chunks: the chunk in progress is finished, the others stay pending for
+    /// the next start (or another process).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        if let Err(err) = self.store.release_dead_audit_chunks().await {
+            tracing::error!("batch audit worker: {err:#}");
+        }
         loop {
-            match self.run_until_idle().await {
-                Ok(_) => {}
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.store.claim_audit_chunk().await {
+                Ok(Some(claimed)) => {
+                    if let Err(err) = self.process(claimed).await {
+                        tracing::error!(audit_id = claimed.audit_id, chunk = claimed.chunk, "batch audit: {err:#}");
+                    }
+                    continue;
+                }
+                Ok(None) => {
+                    if let Err(err) = self.forget_finished_files().await {
+                        tracing::error!("batch audit worker: {err:#}");
+                    }
+                }
                 Err(err) => tracing::error!("batch audit worker: {err:#}"),
             }
             tokio::select! {
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => {}
                 _ = tokio::time::sleep(POLL_INTERVAL) => {}
-            }
-            if *shutdown.borrow() {
-                return;
             }
         }
     }

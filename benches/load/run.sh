@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark of single screenings against a running `cadena serve` on loopback.
 #
-#   benches/load/run.sh DATA_DIR [DURATION]
+#   [CONNECTIONS=16] benches/load/run.sh DATA_DIR [DURATION]
 #
 # DATA_DIR holds a store and index to serve (for example the one that
 # `CADENA_BENCH_DIR=DIR cargo bench --bench matching` leaves, with 1,000,000 entities).
@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 data_dir="${1:?usage: benches/load/run.sh DATA_DIR [DURATION]}"
 duration="${2:-30s}"
+connections="${CONNECTIONS:-16}"
 port=18080
 
 cargo build --release --quiet
@@ -29,4 +30,4 @@ done
 
 # Warm up (page the index in), then measure.
 wrk -t2 -c16 -d5s -s benches/load/screen.lua "http://127.0.0.1:$port" > /dev/null
-wrk -t2 -c32 -d"$duration" --latency -s benches/load/screen.lua "http://127.0.0.1:$port"
+wrk -t2 -c"$connections" -d"$duration" --latency -s benches/load/screen.lua "http://127.0.0.1:$port"

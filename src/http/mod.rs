@@ -74,6 +74,7 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/screenings/{id}", SCREENERS),
     ("GET", "/v1/screenings/{id}/reproduction", SCREENERS),
     ("GET", "/v1/search", EVERYONE),
+    ("GET", "/v1/records/{kind}/{id}", EVERYONE),
     ("GET", "/v1/ruleset", EVERYONE),
     ("GET", "/v1/matching", EVERYONE),
 ];
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/screenings/{id}", get(screening::get))
         .route("/v1/screenings/{id}/reproduction", get(screening::reproduce))
         .route("/v1/search", get(screening::search))
+        .route("/v1/records/{kind}/{id}", get(screening::record))
         .route("/v1/ruleset", get(screening::ruleset))
         .route("/v1/matching", get(screening::matching))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

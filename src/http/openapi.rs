@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         super::screening::get,
         super::screening::reproduce,
         super::screening::search,
+        super::screening::record,
         super::screening::ruleset,
         super::screening::matching,
     ),

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{AppState, Caller, EVERYONE, Error, SCREENERS};
 use crate::matching::{CANDIDATE_BUDGET, Match, SearchQuery, Thresholds};
-use crate::records::RecordKind;
+use crate::records::{Agency, LicenceEntry, RecordKind, Supplier, WatchlistEntry};
 use crate::rules::{ListInfo, RuleInfo};
 use crate::service::{Reproduction, ScreeningRequest};
+use crate::store::records::StoredRecord;
 use crate::store::screenings::StoredScreening;
 
 /// `POST /v1/screenings`: screens a supplier or a procurement and stores the screening.
@@ -131,4 +132,53 @@ pub async fn matching(caller: Caller, State(state): State<AppState>) -> Result<J
         candidate_budget: CANDIDATE_BUDGET,
         indexed_entities: matcher.index().len(),
     }))
+}
+
+/// One record as stored, with its source.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SourcedRecord {
+    source: String,
+    /// The record's fields, as in the CSV formats.
+    #[schema(value_type = Object)]
+    record: serde_json::Value,
+}
+
+/// `GET /v1/records/{kind}/{id}`: a watchlist entry, supplier, agency or licence by its
+/// id, from every source that has it.
+#[utoipa::path(get, path = "/v1/records/{kind}/{id}", tag = "screening", security(("api_key" = [])),
+    params(("kind" = String, Path, description = "watchlist, suppliers, agencies or licences"), ("id" = String, Path)),
+    responses((status = 200, body = Vec<SourcedRecord>), (status = 404), (status = 400), (status = 401)))]
+pub async fn record(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+) -> Result<Json<Vec<SourcedRecord>>, Error> {
+    caller.require(EVERYONE)?;
+    let keys = [id.clone()];
+    let store = &state.store;
+    let found: Vec<SourcedRecord> = match RecordKind::parse(&kind) {
+        Some(RecordKind::Watchlist) => sourced(store.records_by_keys::<WatchlistEntry>(&keys).await?),
+        Some(RecordKind::Suppliers) => sourced(store.records_by_keys::<Supplier>(&keys).await?),
+        Some(RecordKind::Agencies) => sourced(store.records_by_keys::<Agency>(&keys).await?),
+        Some(RecordKind::Licences) => sourced(store.records_by_keys::<LicenceEntry>(&keys).await?),
+        _ => {
+            return Err(Error::BadRequest(format!(
+                "kind must be watchlist, suppliers, agencies or licences, not {kind:?}"
+            )));
+        }
+    };
+    if found.is_empty() {
+        return Err(Error::NotFound(format!("no {kind} record {id:?}")));
+    }
+    Ok(Json(found))
+}
+
+fn sourced<R: serde::Serialize>(stored: Vec<StoredRecord<R>>) -> Vec<SourcedRecord> {
+    stored
+        .into_iter()
+        .map(|stored| SourcedRecord {
+            source: stored.source,
+            record: serde_json::to_value(&stored.record).unwrap_or(serde_json::Value::Null),
+        })
+        .collect()
 }

@@ -178,7 +178,9 @@ async fn every_endpoint_admits_exactly_its_roles(store: Store) {
     AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await.unwrap();
     let audit_id = audit["id"].as_i64().unwrap().to_string();
     for (method, path, roles) in ROUTES {
-        let uri = path.replace("{id}", if path.starts_with("/v1/audits/") { &audit_id } else { "1" })
+        let uri = path
+            .replace("{kind}/{id}", "agencies/DEMO-A-001")
+            .replace("{id}", if path.starts_with("/v1/audits/") { &audit_id } else { "1" })
             + match (*method, *path) {
                 (_, "/v1/search") => "?q=ficticia",
                 ("POST", "/v1/datasets") => "?kind=licences&name=licences.csv",
@@ -295,6 +297,15 @@ async fn search_ruleset_and_matching_answer_every_role(store: Store) {
     assert_eq!(found[0]["entity"]["entity_id"], "DEMO-A-001", "{found}");
     let (_, found) = api.get("/v1/search?q=oro%20verde&kind=watchlist", Role::Officer).await;
     assert_eq!(found[0]["entity"]["entity_id"], "DEMO-W-001");
+
+    let (status, records) = api.get("/v1/records/agencies/DEMO-A-003", Role::Inspector).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (records[0]["source"].as_str(), records[0]["record"]["licence_status"].as_str()),
+        (Some("demo"), Some("suspended"))
+    );
+    assert_eq!(api.get("/v1/records/agencies/NOPE", Role::Inspector).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.get("/v1/records/planets/X", Role::Inspector).await.0, StatusCode::BAD_REQUEST);
 
     let (status, ruleset) = api.get("/v1/ruleset", Role::Inspector).await;
     assert_eq!(status, StatusCode::OK);
@@ -566,7 +577,8 @@ async fn the_openapi_document_describes_exactly_the_routes(store: Store) {
     // Every documented route answers (not 404 or 405) through the real router.
     for route in &routes {
         let (method, path) = route.split_once(' ').unwrap();
-        let (status, _) = api.call_raw(method, &path.replace("{id}", "1"), None, None).await;
+        let (status, _) =
+            api.call_raw(method, &path.replace("{kind}", "agencies").replace("{id}", "1"), None, None).await;
         assert!(status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED, "{route}: {status}");
     }
     assert!(document["components"]["schemas"]["ScreeningRequest"].is_object());
