@@ -40,7 +40,7 @@ pub const REPORT_COLUMNS: &[&str] = &[
 ];
 
 /// One row of the report.
-#[derive(utoipa::ToSchema, Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportRow {
     /// The input row's line number in its file.
     pub row: u64,

@@ -26,7 +26,7 @@ pub const CACHE_CAPACITY: u64 = 10_000;
 /// A request to screen a supplier (`supplier` alone) or a procurement (`lines`, with
 /// the supplier if known). Agencies given here are used as given; the others the lines
 /// and the supplier name (`agency_ids`) are read from the store with their licences.
-#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreeningRequest {
     pub supplier: Option<Supplier>,
@@ -63,7 +63,7 @@ impl ScreeningRequest {
 pub const MAX_LINES: usize = 1_000;
 
 /// The assessment of one procurement line (or of the supplier alone).
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineAssessment {
     /// `procurement_id/line_id`, or `None` for a supplier screening.
     pub line: Option<String>,
@@ -71,7 +71,7 @@ pub struct LineAssessment {
 }
 
 /// What a screening found.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScreeningResult {
     /// The supplier's watchlist matches, best first, each with its explanation.
     pub matches: Vec<Match>,
@@ -79,7 +79,7 @@ pub struct ScreeningResult {
 }
 
 /// The result of re-running a stored screening.
-#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reproduction {
     pub screening_id: i64,
     /// The dataset version and ruleset digest now, and whether they are the stored ones.

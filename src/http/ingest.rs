@@ -23,7 +23,7 @@ pub struct UploadParams {
 }
 
 /// What an upload did.
-#[derive(utoipa::ToSchema, Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Uploaded {
     dataset: DatasetVersion,
     /// The rows it rejected, with line, field and reason.

@@ -94,7 +94,7 @@ pub async fn search(
     Ok(Json(state.screening.matcher().search(&query)?))
 }
 
-#[derive(utoipa::ToSchema, Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RulesetDescription {
     version: String,
     digest: String,
@@ -115,7 +115,7 @@ pub async fn ruleset(caller: Caller, State(state): State<AppState>) -> Result<Js
     }))
 }
 
-#[derive(utoipa::ToSchema, Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MatchingDescription {
     thresholds: Thresholds,
     candidate_budget: usize,

@@ -91,7 +91,7 @@ fn schema() -> (Schema, Fields) {
 pub const INDEXED_KINDS: [RecordKind; 3] = [RecordKind::Watchlist, RecordKind::Suppliers, RecordKind::Agencies];
 
 /// An entity as the index stores it.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct IndexedEntity {
     pub kind: String,
     pub source: String,

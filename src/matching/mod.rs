@@ -36,7 +36,7 @@ const DIFFERENT_TAX_ID_FACTOR: f64 = 0.9;
 const COUNTRY_MISMATCH_FACTOR: f64 = 0.9;
 
 /// The two match thresholds.
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Thresholds {
     pub strong: f64,
     pub possible: f64,
@@ -49,7 +49,7 @@ impl Default for Thresholds {
 }
 
 /// How strong a match is.
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Strength {
     None,
@@ -79,7 +79,7 @@ pub struct ScreeningQuery {
 }
 
 /// What the tax ids of the two sides say.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum TaxIdEvidence {
     /// One side or both have no tax id.
@@ -91,7 +91,7 @@ pub enum TaxIdEvidence {
 }
 
 /// A fact about the match worth showing on its own.
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Signal {
     /// The same valid tax id: strong evidence whatever the names say.
@@ -107,7 +107,7 @@ pub enum Signal {
 }
 
 /// Why an entity matched, in full.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Explanation {
     /// The query name (or alias) that matched best.
     pub query_name: String,
@@ -125,7 +125,7 @@ pub struct Explanation {
 }
 
 /// One entity found for a query.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Match {
     pub entity: IndexedEntity,
     pub score: f64,

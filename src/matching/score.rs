@@ -31,7 +31,7 @@ pub fn class_weight(class: WordClass) -> f64 {
 }
 
 /// One pairing of words between the query name and the listed name.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WordPair {
     /// The query word (two words run together appear joined by a space).
     pub query: String,

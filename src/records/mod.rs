@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 pub use fields::FieldType;
 
 /// The record kinds, as named on the command line (`cadena ingest suppliers …`).
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     /// Entities linked to forced labour, trafficking, unlicensed recruitment or debarment.
@@ -259,7 +259,7 @@ pub struct WatchlistEntry {
 }
 
 /// A supplier that a public buyer may award a contract to.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Supplier {
     pub supplier_id: String,
     pub name: String,
@@ -321,7 +321,7 @@ pub struct Supplier {
 }
 
 /// A recruitment or placement agency.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Agency {
     pub agency_id: String,
     pub name: String,
@@ -345,7 +345,7 @@ pub struct Agency {
 }
 
 /// One line (one item) of a procurement.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProcurementLine {
     pub procurement_id: String,
     pub line_id: String,

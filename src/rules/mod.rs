@@ -68,7 +68,7 @@ pub struct WatchlistHit {
     pub source: Option<String>,
 }
 
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchStrength {
     /// The same entity beyond reasonable doubt (for example a valid tax id).
@@ -87,7 +87,7 @@ impl MatchStrength {
 }
 
 /// The risk bands, lowest first.
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Band {
     Low,
@@ -122,7 +122,7 @@ impl std::fmt::Display for Band {
 /// The result of evaluating a subject: everything an officer needs to act on the
 /// score and defend it. Field order is fixed, so its JSON is byte-identical for the
 /// same subject and ruleset digest.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assessment {
     /// 0 to the ruleset's overall cap.
     pub score: f64,
@@ -143,13 +143,13 @@ pub struct Assessment {
     pub ruleset_digest: String,
 }
 
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BandFloor {
     pub band: Band,
     pub rule_id: String,
 }
 
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FamilySubtotal {
     pub family: String,
     pub title: String,
@@ -159,7 +159,7 @@ pub struct FamilySubtotal {
 }
 
 /// A rule whose condition held.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FiredRule {
     pub id: String,
     pub title: String,
@@ -173,7 +173,7 @@ pub struct FiredRule {
 }
 
 /// One fact that made a rule fire.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evidence {
     /// The field (or fields, for a list look-up) the fact is about.
     pub field: String,
@@ -184,7 +184,7 @@ pub struct Evidence {
     pub list_entry: Option<ListEntryRef>,
 }
 
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListEntryRef {
     pub list: String,
     pub entry: String,
@@ -193,7 +193,7 @@ pub struct ListEntryRef {
 }
 
 /// A rule that could not be decided for lack of data: what to ask the supplier.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DataGap {
     pub rule_id: String,
     pub title: String,
@@ -207,7 +207,7 @@ pub struct DataGap {
 }
 
 /// A rule as the service describes it (`GET /v1/ruleset`).
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RuleInfo {
     pub id: String,
     pub title: String,
@@ -220,7 +220,7 @@ pub struct RuleInfo {
 }
 
 /// A reference list as `cadena rules check` describes it.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ListInfo {
     pub id: String,
     pub title: String,

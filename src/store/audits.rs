@@ -13,7 +13,7 @@ use super::datasets::{is_dead_worker, worker_id};
 use super::{Store, now};
 
 /// An audit as stored, without its file.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Audit {
     pub id: i64,
     pub file_name: String,
@@ -29,7 +29,7 @@ pub struct Audit {
 }
 
 /// How far an audit has got.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditProgress {
     pub audit: Audit,
     pub rows_done: i64,

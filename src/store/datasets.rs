@@ -12,7 +12,7 @@ use super::{Backend, Store, now};
 use crate::records::RecordKind;
 
 /// Where a load is in its life.
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadStatus {
     /// Waiting for a worker (`cadena ingest --queue`, or an upload).
@@ -54,7 +54,7 @@ impl fmt::Display for LoadStatus {
 }
 
 /// One load of one file: what was loaded, from where, and what came of it.
-#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DatasetVersion {
     pub id: i64,
     pub kind: RecordKind,
@@ -80,7 +80,7 @@ pub struct DatasetVersion {
 }
 
 /// A row a load rejected.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RejectedRow {
     /// The line the row starts on (1 is the header).
     pub line: i64,

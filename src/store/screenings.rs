@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::{Store, now};
 
 /// A stored screening.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredScreening {
     pub id: i64,
     /// `supplier` or `procurement`.
