@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use tokio::sync::watch;
 
 use crate::csv_reader::CsvFile;
-use crate::screening::{PreparedFile, ReportRow, file_kind};
+use crate::screening::{PreparedFile, ReportRow, screening_columns};
 use crate::service::ScreeningService;
 use crate::store::Store;
 use crate::store::audits::{Audit, AuditRow, ClaimedChunk};
@@ -35,9 +35,8 @@ pub async fn submit(
         Ok(found) => found,
         Err(err) => return Ok(Err(err.to_string())),
     };
-    let kind = file_kind(&header);
-    if let Err(missing) = crate::records::ColumnMap::new(kind, &header) {
-        return Ok(Err(crate::ingest::missing_columns_message(file_name, &header, kind, &missing)));
+    if let Err(message) = screening_columns(file_name, &header) {
+        return Ok(Err(message));
     }
     let n_rows = rows.count() as i64;
     let audit = store.create_audit(file_name, file.text(), n_rows, chunk_size, key_id).await?;
@@ -50,7 +49,13 @@ pub struct AuditWorker {
     service: Arc<ScreeningService>,
     threads: usize,
     /// Parsed files of the audits this worker is on, so a file is parsed once per worker.
-    files: Mutex<HashMap<i64, Arc<PreparedFile>>>,
+    files: Mutex<HashMap<i64, Arc<AuditFile>>>,
+}
+
+/// An audit's file, parsed, with its chunk size.
+struct AuditFile {
+    prepared: PreparedFile,
+    chunk_size: i64,
 }
 
 impl AuditWorker {
@@ -112,14 +117,14 @@ impl AuditWorker {
                 return Err(err);
             }
         };
-        let audit = self.store.get_audit(claimed.audit_id).await?.context("the audit vanished")?;
-        let start = (claimed.chunk * audit.chunk_size) as usize;
-        let end = start + audit.chunk_size as usize;
+        let start = (claimed.chunk * file.chunk_size) as usize;
+        let end = start + file.chunk_size as usize;
         let (matcher, ruleset, threads) =
             (self.service.matcher().clone(), self.service.ruleset().clone(), self.threads);
-        let screened = tokio::task::spawn_blocking(move || file.screen_range(&matcher, &ruleset, start..end, threads))
-            .await
-            .context("a screening thread panicked")?;
+        let screened =
+            tokio::task::spawn_blocking(move || file.prepared.screen_range(&matcher, &ruleset, start..end, threads))
+                .await
+                .context("a screening thread panicked")?;
         let report = match screened {
             Ok(report) => report,
             Err(err) => {
@@ -133,13 +138,14 @@ impl AuditWorker {
         Ok(())
     }
 
-    async fn file(&self, audit_id: i64) -> anyhow::Result<Arc<PreparedFile>> {
+    async fn file(&self, audit_id: i64) -> anyhow::Result<Arc<AuditFile>> {
         if let Some(file) = self.files.lock().expect("the file cache lock").get(&audit_id) {
             return Ok(file.clone());
         }
         let audit = self.store.get_audit(audit_id).await?.context("the audit vanished")?;
         let content = self.store.audit_content(audit_id).await?.context("the audit's file vanished")?;
-        let file = Arc::new(PreparedFile::read(&self.store, &audit.file_name, content.into_bytes()).await?);
+        let prepared = PreparedFile::read(&self.store, &audit.file_name, content.into_bytes()).await?;
+        let file = Arc::new(AuditFile { prepared, chunk_size: audit.chunk_size });
         self.files.lock().expect("the file cache lock").insert(audit_id, file.clone());
         Ok(file)
     }

@@ -153,38 +153,56 @@ pub struct Screener<'a> {
 impl Screener<'_> {
     /// Screens a supplier, or a procurement line with its supplier, agencies and matches.
     pub fn screen(&self, input: &Input) -> anyhow::Result<Screening> {
-        let (line, supplier) = match input {
+        let matches = self.matches(input)?;
+        let assessment = self.assess(input, &matches);
+        Ok(Screening { matches, assessment })
+    }
+
+    /// The line and supplier of an input (a line's supplier from the context).
+    fn parties(&self, input: &Input) -> (Option<ProcurementLine>, Option<Supplier>) {
+        match input {
             Input::Supplier(supplier) => (None, Some(supplier.clone())),
             Input::Line(line) => {
                 let supplier = line.supplier_id.as_ref().and_then(|id| self.context.suppliers.get(id)).cloned();
                 (Some(line.clone()), supplier)
             }
-        };
-        let query = match (&supplier, &line) {
-            (Some(supplier), _) => Some(ScreeningQuery {
-                name: supplier.name.clone(),
-                aliases: supplier.aliases.clone(),
-                tax_id: supplier.tax_id.clone(),
-                country: supplier.country.clone(),
+        }
+    }
+
+    /// Who to look for on the watchlists: the supplier, or the names a line gives.
+    pub fn matching_query(&self, input: &Input) -> Option<ScreeningQuery> {
+        match self.parties(input) {
+            (_, Some(supplier)) => Some(ScreeningQuery {
+                name: supplier.name,
+                aliases: supplier.aliases,
+                tax_id: supplier.tax_id,
+                country: supplier.country,
             }),
-            (None, Some(line)) if line.supplier_name.is_some() || line.supplier_tax_id.is_some() => {
+            (Some(line), None) if line.supplier_name.is_some() || line.supplier_tax_id.is_some() => {
                 Some(ScreeningQuery {
-                    name: line.supplier_name.clone().unwrap_or_default(),
-                    tax_id: line.supplier_tax_id.clone(),
+                    name: line.supplier_name.unwrap_or_default(),
+                    tax_id: line.supplier_tax_id,
                     ..ScreeningQuery::default()
                 })
             }
             _ => None,
-        };
-        let matches = match query {
-            Some(query) => self.matcher.screen(&query)?,
-            None => Vec::new(),
-        };
+        }
+    }
+
+    /// The watchlist matches of an input's supplier, best first.
+    pub fn matches(&self, input: &Input) -> anyhow::Result<Vec<Match>> {
+        match self.matching_query(input) {
+            Some(query) => self.matcher.screen(&query),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The risk assessment of an input, given its supplier's matches.
+    pub fn assess(&self, input: &Input, matches: &[Match]) -> Assessment {
+        let (line, supplier) = self.parties(input);
         let agencies = self.context.agency_facts(line.as_ref(), supplier.as_ref());
         let watchlist_matches = matches.iter().filter_map(watchlist_hit).collect();
-        let subject = Subject { line, supplier, agencies, watchlist_matches };
-        let assessment = self.ruleset.evaluate(&subject);
-        Ok(Screening { matches, assessment })
+        self.ruleset.evaluate(&Subject { line, supplier, agencies, watchlist_matches })
     }
 
     /// Screens an input and fills its report row.
@@ -219,7 +237,7 @@ impl Screener<'_> {
             row.match_score = format!("{:.3}", best.score);
             row.match_strength = best.strength.as_str().to_owned();
             row.match_signals =
-                best.explanation.signals.iter().map(|signal| signal_name(*signal)).collect::<Vec<_>>().join("|");
+                best.explanation.signals.iter().map(|signal| signal.as_str()).collect::<Vec<_>>().join("|");
             row.match_explanation = explain(best);
             row.other_matches = screening.matches.len() - 1;
         }
@@ -248,17 +266,6 @@ fn watchlist_hit(found: &Match) -> Option<WatchlistHit> {
         reason: found.entity.reason.clone(),
         source: Some(found.entity.source.clone()),
     })
-}
-
-/// The signal's name as written in reports.
-pub fn signal_name(signal: Signal) -> &'static str {
-    match signal {
-        Signal::SameTaxId => "same_tax_id",
-        Signal::SameTaxIdDifferentName => "same_tax_id_different_name",
-        Signal::SameNameDifferentTaxId => "same_name_different_tax_id",
-        Signal::InvalidQueryTaxId => "invalid_tax_id",
-        Signal::CountryMismatch => "country_mismatch",
-    }
 }
 
 /// A one-line explanation of a match for a report cell.
@@ -338,13 +345,18 @@ pub fn file_kind(header: &[String]) -> RecordKind {
     if has("procurement_id") && has("line_id") { RecordKind::Procurements } else { RecordKind::Suppliers }
 }
 
+/// The kind of a screening file and its column map, or why its header will not do.
+pub fn screening_columns(file_name: &str, header: &[String]) -> Result<(RecordKind, ColumnMap), String> {
+    let kind = file_kind(header);
+    let columns = ColumnMap::new(kind, header)
+        .map_err(|missing| crate::ingest::missing_columns_message(file_name, header, kind, &missing))?;
+    Ok((kind, columns))
+}
+
 fn parse_file(file_name: &str, bytes: Vec<u8>) -> anyhow::Result<ParsedFile> {
     let file = CsvFile::from_bytes(file_name, bytes);
     let (header, rows) = file.rows().map_err(|err| anyhow::anyhow!("{err}"))?;
-    let kind = file_kind(&header);
-    let columns = ColumnMap::new(kind, &header).map_err(|missing| {
-        anyhow::anyhow!(crate::ingest::missing_columns_message(file_name, &header, kind, &missing))
-    })?;
+    let (kind, columns) = screening_columns(file_name, &header).map_err(|message| anyhow::anyhow!(message))?;
     let rows = rows
         .map(|row| match row {
             Ok(row) => {

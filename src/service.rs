@@ -6,6 +6,7 @@
 //! serve a stale result, and a stored screening re-run against the same version and
 //! digest gives the same result.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,7 +14,7 @@ use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::matching::{Match, Matcher};
+use crate::matching::{Match, Matcher, ScreeningQuery};
 use crate::records::{Agency, ProcurementLine, Supplier};
 use crate::rules::{Assessment, Ruleset};
 use crate::screening::{Context, Input, Screener};
@@ -97,7 +98,8 @@ pub struct ScreeningService {
     store: Store,
     matcher: Arc<Matcher>,
     ruleset: Arc<Ruleset>,
-    cache: Cache<String, Arc<ScreeningResult>>,
+    /// Results as stored (JSON), so that a hit costs no serialisation.
+    cache: Cache<String, Arc<serde_json::Value>>,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
 }
@@ -145,12 +147,11 @@ impl ScreeningService {
             }
             None => {
                 self.cache_misses.fetch_add(1, Ordering::Relaxed);
-                let result = Arc::new(self.compute(request).await?);
+                let result = Arc::new(serde_json::to_value(self.compute(request).await?)?);
                 self.cache.insert(cache_key, result.clone());
                 result
             }
         };
-        let result = serde_json::to_value(result.as_ref())?;
         let new = NewScreening {
             kind: request.kind(),
             input: &input,
@@ -195,27 +196,37 @@ impl ScreeningService {
             context.suppliers.insert(supplier.supplier_id.clone(), supplier.clone());
         }
         let screener = Screener { matcher: &self.matcher, ruleset: &self.ruleset, context: &context };
-        let matcher_input = match &request.supplier {
+        let supplier_input = match &request.supplier {
             Some(supplier) => Input::Supplier(supplier.clone()),
             None => Input::Line(request.lines[0].clone()),
         };
-        let first = screener.screen(&matcher_input)?;
-        let matches = first.matches;
-        let assessments = if request.lines.is_empty() {
-            vec![LineAssessment { line: None, assessment: first.assessment }]
-        } else {
-            let mut assessments = Vec::with_capacity(request.lines.len());
-            for line in &request.lines {
-                let mut line = line.clone();
-                if line.supplier_id.is_none() {
-                    line.supplier_id = request.supplier.as_ref().map(|supplier| supplier.supplier_id.clone());
-                }
-                let label = format!("{}/{}", line.procurement_id, line.line_id);
-                let assessment = screener.screen(&Input::Line(line))?.assessment;
-                assessments.push(LineAssessment { line: Some(label), assessment });
+        let matches = screener.matches(&supplier_input)?;
+        if request.lines.is_empty() {
+            let assessment = screener.assess(&supplier_input, &matches);
+            return Ok(ScreeningResult { matches, assessments: vec![LineAssessment { line: None, assessment }] });
+        }
+        // Lines of one supplier share its matches: each supplier is matched once.
+        let mut matches_of: HashMap<Option<ScreeningQuery>, Vec<Match>> = HashMap::new();
+        matches_of.insert(screener.matching_query(&supplier_input), matches.clone());
+        let mut assessments = Vec::with_capacity(request.lines.len());
+        for line in &request.lines {
+            let mut line = line.clone();
+            if line.supplier_id.is_none() {
+                line.supplier_id = request.supplier.as_ref().map(|supplier| supplier.supplier_id.clone());
             }
-            assessments
-        };
+            let label = format!("{}/{}", line.procurement_id, line.line_id);
+            let input = Input::Line(line);
+            let query = screener.matching_query(&input);
+            let line_matches = match matches_of.get(&query) {
+                Some(found) => found.clone(),
+                None => {
+                    let found = screener.matches(&input)?;
+                    matches_of.insert(query, found.clone());
+                    found
+                }
+            };
+            assessments.push(LineAssessment { line: Some(label), assessment: screener.assess(&input, &line_matches) });
+        }
         Ok(ScreeningResult { matches, assessments })
     }
 }

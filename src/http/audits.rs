@@ -28,7 +28,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Audit>), Error> {
     caller.require(AUDITORS)?;
-    let Query(params) = params.map_err(|rejection| Error::BadRequest(rejection.body_text()))?;
+    let Query(params) = params?;
     let name = params.name.unwrap_or_else(|| "upload.csv".to_owned());
     match audit::submit(&state.store, &name, body.to_vec(), Some(caller.key_id), DEFAULT_CHUNK_SIZE).await? {
         Ok(audit) => Ok((StatusCode::ACCEPTED, Json(audit))),
@@ -75,7 +75,7 @@ pub async fn report(
     params: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Response, Error> {
     caller.require(AUDITORS)?;
-    let Query(params) = params.map_err(|rejection| Error::BadRequest(rejection.body_text()))?;
+    let Query(params) = params?;
     let progress = state.store.audit_progress(id).await?.ok_or_else(|| Error::NotFound(format!("no audit {id}")))?;
     if progress.audit.status != "completed" {
         return Err(Error::Conflict(format!(

@@ -2,6 +2,7 @@
 //! internal ones become a generic 500 and are logged once, here.
 
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -28,6 +29,18 @@ pub enum Error {
     Sqlx(#[from] sqlx::Error),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<QueryRejection> for Error {
+    fn from(rejection: QueryRejection) -> Error {
+        Error::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<JsonRejection> for Error {
+    fn from(rejection: JsonRejection) -> Error {
+        Error::BadRequest(rejection.body_text())
+    }
 }
 
 impl IntoResponse for Error {

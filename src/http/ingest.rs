@@ -41,7 +41,7 @@ pub async fn upload(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Uploaded>), Error> {
     caller.require(ADMINS)?;
-    let Query(params) = params.map_err(|rejection| Error::BadRequest(rejection.body_text()))?;
+    let Query(params) = params?;
     let kind = RecordKind::parse(&params.kind).ok_or_else(|| {
         let kinds: Vec<&str> = RecordKind::ALL.iter().map(|kind| kind.as_str()).collect();
         Error::BadRequest(format!("kind must be one of {}, not {:?}", kinds.join(", "), params.kind))

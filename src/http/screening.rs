@@ -23,7 +23,7 @@ pub async fn create(
     body: Result<Json<ScreeningRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<StoredScreening>), Error> {
     caller.require(SCREENERS)?;
-    let Json(request) = body.map_err(|rejection| Error::BadRequest(rejection.body_text()))?;
+    let Json(request) = body?;
     if let Some(problem) = request.problem() {
         return Err(Error::BadRequest(problem));
     }
@@ -74,7 +74,7 @@ pub async fn search(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<Vec<Match>>, Error> {
     caller.require(EVERYONE)?;
-    let Query(params) = params.map_err(|rejection| Error::BadRequest(rejection.body_text()))?;
+    let Query(params) = params?;
     let kind = match params.kind.as_deref().filter(|kind| !kind.is_empty()) {
         None => None,
         Some(text) => match RecordKind::parse(text) {

@@ -430,10 +430,6 @@ impl EntityIndex {
         self.len() == 0
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn document(&self, entity: &IndexedEntity) -> TantivyDocument {
         let f = &self.fields;
         let mut doc = TantivyDocument::default();

@@ -68,7 +68,7 @@ impl Strength {
 }
 
 /// Who is being screened.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ScreeningQuery {
     pub name: String,
     #[serde(default)]
@@ -101,9 +101,23 @@ pub enum Signal {
     /// A matching name with a different tax id.
     SameNameDifferentTaxId,
     /// The query's tax id fails its country's check (kept, and compared as written).
+    #[serde(rename = "invalid_tax_id")]
     InvalidQueryTaxId,
     /// Both countries are known and differ.
     CountryMismatch,
+}
+
+impl Signal {
+    /// The signal's name, as in JSON and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::SameTaxId => "same_tax_id",
+            Signal::SameTaxIdDifferentName => "same_tax_id_different_name",
+            Signal::SameNameDifferentTaxId => "same_name_different_tax_id",
+            Signal::InvalidQueryTaxId => "invalid_tax_id",
+            Signal::CountryMismatch => "country_mismatch",
+        }
+    }
 }
 
 /// Why an entity matched, in full.

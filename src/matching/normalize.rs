@@ -47,11 +47,6 @@ pub struct NormalizedName {
 }
 
 impl NormalizedName {
-    /// The words that identify the name (regular and generic ones), in order.
-    pub fn significant(&self) -> impl Iterator<Item = &Word> {
-        self.words.iter().filter(|word| matches!(word.class, WordClass::Regular | WordClass::Generic))
-    }
-
     /// All words joined by single spaces.
     pub fn text(&self) -> String {
         self.words.iter().map(|word| word.text.as_str()).collect::<Vec<_>>().join(" ")
@@ -300,11 +295,6 @@ fn numbers_as_digits(words: Vec<RawWord>) -> Vec<RawWord> {
         out.push(word);
     }
     out
-}
-
-/// Steps 1–4 of the module docs, returning only the words' text.
-pub fn split_words(raw: &str) -> Vec<String> {
-    split(raw).into_iter().map(|word| word.text).collect()
 }
 
 /// Steps 1–4: ASCII, lower case, split, single letters joined.

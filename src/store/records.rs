@@ -194,20 +194,18 @@ impl Store {
         limit: i64,
     ) -> sqlx::Result<Vec<StoredRecord<R>>> {
         let (after_source, after_key) = after.cloned().unwrap_or_default();
-        let changed = if changed_in.is_some() { "dataset_id = $4 AND" } else { "$4 = $4 AND" };
+        let changed = if changed_in.is_some() { "dataset_id = $4 AND" } else { "" };
         let sql = format!(
             "SELECT source, record_key, {} FROM {} WHERE {changed} (source > $1 OR (source = $1 AND record_key > $2)) \
              ORDER BY source, record_key LIMIT $3",
             record_columns(R::KIND).join(", "),
             R::KIND.table()
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(after_source)
-            .bind(after_key)
-            .bind(limit)
-            .bind(changed_in.unwrap_or(0))
-            .fetch_all(&self.pool)
-            .await?;
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after_source).bind(after_key).bind(limit);
+        if let Some(dataset_id) = changed_in {
+            query = query.bind(dataset_id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(stored_record_from_row).collect()
     }
 
