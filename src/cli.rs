@@ -74,6 +74,41 @@ pub async fn reindex(store: &Store, index_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `cadena check-index`: compares the index with the store and, with `repair`, mends it.
+pub async fn check_index(store: &Store, index_dir: &Path, repair: bool) -> anyhow::Result<()> {
+    let index = EntityIndex::open_or_create(index_dir)?;
+    let drift = index.check(store).await?;
+    println!(
+        "index: {} documents; store: {} indexable records; {} missing, {} stale, {} extra",
+        drift.indexed,
+        drift.stored,
+        drift.missing.len(),
+        drift.stale.len(),
+        drift.extra.len()
+    );
+    for entity in drift.missing.iter().take(10) {
+        println!("  missing: {} {} {}", entity.kind, entity.source, entity.entity_id);
+    }
+    for entity in drift.stale.iter().take(10) {
+        println!("  stale:   {} {} {}", entity.kind, entity.source, entity.entity_id);
+    }
+    for key in drift.extra.iter().take(10) {
+        println!("  extra:   {}", key.replace('\u{1f}', " "));
+    }
+    if drift.is_clean() {
+        println!("the index agrees with the store");
+        return Ok(());
+    }
+    if !repair {
+        anyhow::bail!("the index disagrees with the store; run `cadena check-index --repair`");
+    }
+    index.repair(&drift)?;
+    let after = index.check(store).await?;
+    anyhow::ensure!(after.is_clean(), "the index still disagrees after the repair; run `cadena reindex`");
+    println!("repaired: the index agrees with the store");
+    Ok(())
+}
+
 /// Opens the index, building it first when it is missing or empty but the store has
 /// records (a new data directory, or one from before the index existed).
 async fn open_index(store: &Store, index_dir: &Path) -> anyhow::Result<EntityIndex> {

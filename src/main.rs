@@ -74,6 +74,13 @@ enum Command {
     },
     /// Rebuild the entity search index from the store.
     Reindex,
+    /// Check that the search index agrees with the store (exit status 1 if not), and
+    /// with `--repair` mend what differs.
+    CheckIndex {
+        /// Re-index missing and stale records and drop documents of deleted ones.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Screen every supplier or procurement line of a CSV file against the loaded
     /// watchlists and the risk rules, and write a report.
     Screen {
@@ -192,6 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli::ingest(&store, &index_dir, kind, &file, &source, queue).await
         }
         Command::Reindex => cli::reindex(&store, &index_dir).await,
+        Command::CheckIndex { repair } => cli::check_index(&store, &index_dir, repair).await,
         Command::Screen { file, out, rules_dir } => {
             cli::screen(&store, &index_dir, rules_dir.as_deref(), &file, &out).await
         }

@@ -189,45 +189,57 @@ impl ScreeningService {
             .chain(request.supplier.iter().flat_map(|supplier| supplier.agency_ids.iter().cloned()))
             .collect();
         let mut context = Context::load(&self.store, &supplier_ids, &agency_ids).await?;
-        for agency in &request.agencies {
-            context.agencies.insert(agency.agency_id.clone(), agency.clone());
-        }
-        if let Some(supplier) = &request.supplier {
-            context.suppliers.insert(supplier.supplier_id.clone(), supplier.clone());
-        }
+        add_request_records(&mut context, request);
         let screener = Screener { matcher: &self.matcher, ruleset: &self.ruleset, context: &context };
-        let supplier_input = match &request.supplier {
-            Some(supplier) => Input::Supplier(supplier.clone()),
-            None => Input::Line(request.lines[0].clone()),
-        };
-        let matches = screener.matches(&supplier_input)?;
-        if request.lines.is_empty() {
-            let assessment = screener.assess(&supplier_input, &matches);
-            return Ok(ScreeningResult { matches, assessments: vec![LineAssessment { line: None, assessment }] });
+        screen_request(&screener, request)
+    }
+}
+
+/// Screens a request with the records it refers to already in the screener's context:
+/// the supplier is matched once, and each line assessed with the matches of its supplier.
+pub fn screen_request(screener: &Screener, request: &ScreeningRequest) -> anyhow::Result<ScreeningResult> {
+    let supplier_input = match (&request.supplier, request.lines.first()) {
+        (Some(supplier), _) => Input::Supplier(supplier.clone()),
+        (None, Some(line)) => Input::Line(line.clone()),
+        (None, None) => anyhow::bail!("a screening needs a supplier or procurement lines"),
+    };
+    let matches = screener.matches(&supplier_input)?;
+    if request.lines.is_empty() {
+        let assessment = screener.assess(&supplier_input, &matches);
+        return Ok(ScreeningResult { matches, assessments: vec![LineAssessment { line: None, assessment }] });
+    }
+    // Lines of one supplier share its matches: each supplier is matched once.
+    let mut matches_of: HashMap<Option<ScreeningQuery>, Vec<Match>> = HashMap::new();
+    matches_of.insert(screener.matching_query(&supplier_input), matches.clone());
+    let mut assessments = Vec::with_capacity(request.lines.len());
+    for line in &request.lines {
+        let mut line = line.clone();
+        if line.supplier_id.is_none() {
+            line.supplier_id = request.supplier.as_ref().map(|supplier| supplier.supplier_id.clone());
         }
-        // Lines of one supplier share its matches: each supplier is matched once.
-        let mut matches_of: HashMap<Option<ScreeningQuery>, Vec<Match>> = HashMap::new();
-        matches_of.insert(screener.matching_query(&supplier_input), matches.clone());
-        let mut assessments = Vec::with_capacity(request.lines.len());
-        for line in &request.lines {
-            let mut line = line.clone();
-            if line.supplier_id.is_none() {
-                line.supplier_id = request.supplier.as_ref().map(|supplier| supplier.supplier_id.clone());
+        let label = format!("{}/{}", line.procurement_id, line.line_id);
+        let input = Input::Line(line);
+        let query = screener.matching_query(&input);
+        let line_matches = match matches_of.get(&query) {
+            Some(found) => found.clone(),
+            None => {
+                let found = screener.matches(&input)?;
+                matches_of.insert(query, found.clone());
+                found
             }
-            let label = format!("{}/{}", line.procurement_id, line.line_id);
-            let input = Input::Line(line);
-            let query = screener.matching_query(&input);
-            let line_matches = match matches_of.get(&query) {
-                Some(found) => found.clone(),
-                None => {
-                    let found = screener.matches(&input)?;
-                    matches_of.insert(query, found.clone());
-                    found
-                }
-            };
-            assessments.push(LineAssessment { line: Some(label), assessment: screener.assess(&input, &line_matches) });
-        }
-        Ok(ScreeningResult { matches, assessments })
+        };
+        assessments.push(LineAssessment { line: Some(label), assessment: screener.assess(&input, &line_matches) });
+    }
+    Ok(ScreeningResult { matches, assessments })
+}
+
+/// Puts the records a request carries into the context, over those from the store.
+pub fn add_request_records(context: &mut Context, request: &ScreeningRequest) {
+    for agency in &request.agencies {
+        context.agencies.insert(agency.agency_id.clone(), agency.clone());
+    }
+    if let Some(supplier) = &request.supplier {
+        context.suppliers.insert(supplier.supplier_id.clone(), supplier.clone());
     }
 }
 

@@ -14,6 +14,9 @@
 //!
 //! The index is derived data: `cadena reindex` rebuilds it from the store, and the
 //! ingestion worker updates it after every load (see [`EntityIndex::update_from_load`]).
+//! A process killed between a load's commit and its index update leaves the index
+//! behind the store; [`EntityIndex::check`] finds such drift and [`EntityIndex::repair`]
+//! mends it (`cadena check-index [--repair]`).
 
 use std::path::{Path, PathBuf};
 
@@ -111,8 +114,29 @@ pub struct IndexedEntity {
 }
 
 impl IndexedEntity {
-    fn key(&self) -> String {
+    pub fn key(&self) -> String {
         format!("{}\u{1f}{}\u{1f}{}", self.kind, self.source, self.entity_id)
+    }
+}
+
+/// Where the index and the store disagree (see [`EntityIndex::check`]).
+#[derive(Debug, Default)]
+pub struct IndexDrift {
+    /// Documents in the index.
+    pub indexed: u64,
+    /// Indexable records in the store.
+    pub stored: u64,
+    /// Stored records with no document, as they should be indexed.
+    pub missing: Vec<IndexedEntity>,
+    /// Stored records whose document is out of date, as they should be indexed.
+    pub stale: Vec<IndexedEntity>,
+    /// Keys of documents whose record the store does not have.
+    pub extra: Vec<String>,
+}
+
+impl IndexDrift {
+    pub fn is_clean(&self) -> bool {
+        self.missing.is_empty() && self.stale.is_empty() && self.extra.is_empty()
     }
 }
 
@@ -399,6 +423,68 @@ impl EntityIndex {
         writer.commit()?;
         self.reload()?;
         Ok(count)
+    }
+
+    /// Compares every indexed document with what the store says it should be.
+    pub async fn check(&self, store: &Store) -> anyhow::Result<IndexDrift> {
+        let mut indexed = std::collections::HashMap::new();
+        let searcher = self.reader.searcher();
+        for segment in searcher.segment_readers() {
+            let documents = segment.get_store_reader(0)?;
+            for doc in documents.iter::<TantivyDocument>(segment.alive_bitset()) {
+                let entity = self.entity(&doc?);
+                indexed.insert(entity.key(), entity);
+            }
+        }
+        let mut drift = IndexDrift { indexed: indexed.len() as u64, ..IndexDrift::default() };
+        self.compare_kind::<WatchlistEntry>(store, &mut indexed, &mut drift).await?;
+        self.compare_kind::<Supplier>(store, &mut indexed, &mut drift).await?;
+        self.compare_kind::<Agency>(store, &mut indexed, &mut drift).await?;
+        drift.extra = indexed.into_keys().collect();
+        drift.extra.sort();
+        Ok(drift)
+    }
+
+    /// Checks one kind's stored records against the index, removing each from `indexed`
+    /// as it is seen, so that what is left there is indexed but no longer stored.
+    async fn compare_kind<R: Indexable>(
+        &self,
+        store: &Store,
+        indexed: &mut std::collections::HashMap<String, IndexedEntity>,
+        drift: &mut IndexDrift,
+    ) -> anyhow::Result<()> {
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = store.page_records::<R>(None, after.as_ref(), PAGE_SIZE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.source.clone(), last.key.clone()));
+            for stored in &page {
+                let expected = stored.record.to_entity(&stored.source);
+                drift.stored += 1;
+                match indexed.remove(&expected.key()) {
+                    None => drift.missing.push(expected),
+                    Some(found) if found != expected => drift.stale.push(expected),
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Mends what [`EntityIndex::check`] found: indexes the missing and stale records
+    /// afresh and deletes the documents of records the store no longer has.
+    pub fn repair(&self, drift: &IndexDrift) -> anyhow::Result<()> {
+        let mut writer = self.writer()?;
+        for key in &drift.extra {
+            writer.delete_term(Term::from_field_text(self.fields.key, key));
+        }
+        for entity in drift.missing.iter().chain(&drift.stale) {
+            writer.delete_term(Term::from_field_text(self.fields.key, &entity.key()));
+            writer.add_document(self.document(entity))?;
+        }
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        self.reload()
     }
 
     /// Adds entities directly (benchmarks and tests of the index alone); commits and reloads.

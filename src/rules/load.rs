@@ -19,7 +19,7 @@ use crate::records::fields::{parse_country, region_code};
 
 /// The bundled rule set: every file under `rules/` that the engine reads, embedded at
 /// build time. A test checks that this list and the directory agree.
-const BUNDLED_FILES: &[(&str, &str)] = &[
+pub const BUNDLED_FILES: &[(&str, &str)] = &[
     ("ruleset.toml", include_str!("../../rules/ruleset.toml")),
     ("watchlist.toml", include_str!("../../rules/watchlist.toml")),
     ("findings.toml", include_str!("../../rules/findings.toml")),

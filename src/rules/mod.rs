@@ -27,7 +27,7 @@ use fields::Facts;
 use lists::{GoodsMap, RefList};
 
 pub use fields::{AGENCY_LICENCE_STATUSES, FIELDS, FieldInfo, MATCH_STRENGTHS};
-pub use load::{Problem, RulesError};
+pub use load::{BUNDLED_FILES, Problem, RulesError};
 pub use testing::{CaseFailure, TestReport};
 
 /// Everything known about one thing being screened. Every part is optional: what is

@@ -71,6 +71,7 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    verified_keys: keys::VerifiedKeys,
 }
 
 /// The name of the SQLite file inside the data directory.
@@ -114,22 +115,29 @@ impl Store {
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(5))
             .log_statements(tracing::log::LevelFilter::Trace);
         let pool_options = match backend {
-            Backend::Sqlite => AnyPoolOptions::new().max_connections(4).after_connect(|conn, _| {
+            // SQLite has one writer at a time, and a load holds the write lock until it
+            // commits. Other writers (a screening's audit-trail row, an audit chunk) wait
+            // for it rather than fail: the busy timeout is longer than a large load, and
+            // there are enough connections that waiting writers leave some to readers.
+            Backend::Sqlite => AnyPoolOptions::new().max_connections(16).after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL lets readers work while a load writes; NORMAL is durable in WAL mode
                     // except for the last transactions before a power loss.
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").await?;
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 120000;",
+                    )
+                    .await?;
                     Ok(())
                 })
             }),
             Backend::Postgres => AnyPoolOptions::new().max_connections(10),
         };
         let pool = pool_options
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(60))
             .connect_with(options)
             .await
             .context("failed to connect to the database")?;
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, verified_keys: keys::verified_keys_cache() })
     }
 
     /// Applies the migrations this backend has not seen yet.

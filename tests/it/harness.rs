@@ -13,11 +13,16 @@ pub const POSTGRES_URL_VAR: &str = "CADENA_TEST_DATABASE_URL";
 /// A store on a database of its own, removed when the value is dropped.
 pub struct TestDb {
     pub store: Store,
-    _data_dir: Option<tempfile::TempDir>,
+    data_dir: Option<tempfile::TempDir>,
     postgres: Option<(String, String)>,
 }
 
 impl TestDb {
+    /// The SQLite database's data directory (for child processes).
+    pub fn sqlite_data_dir(&self) -> Option<&std::path::Path> {
+        self.data_dir.as_ref().map(|dir| dir.path())
+    }
+
     /// The URL of a PostgreSQL test database (for child processes).
     pub fn postgres_url(&self) -> Option<String> {
         self.postgres.as_ref().map(|(admin_url, name)| with_database(admin_url, name))
@@ -27,7 +32,7 @@ impl TestDb {
         let data_dir = tempfile::tempdir().expect("temporary directory");
         let store = Store::open_sqlite(data_dir.path()).await.expect("open SQLite store");
         store.migrate().await.expect("migrate SQLite store");
-        TestDb { store, _data_dir: Some(data_dir), postgres: None }
+        TestDb { store, data_dir: Some(data_dir), postgres: None }
     }
 
     /// A fresh PostgreSQL database, or `None` (with a message) when no server is configured.
@@ -46,7 +51,7 @@ impl TestDb {
         let url = with_database(&admin_url, &name);
         let store = Store::connect(&url).await.expect("connect to the test database");
         store.migrate().await.expect("migrate PostgreSQL store");
-        Some(TestDb { store, _data_dir: None, postgres: Some((admin_url, name)) })
+        Some(TestDb { store, data_dir: None, postgres: Some((admin_url, name)) })
     }
 }
 
@@ -103,3 +108,46 @@ macro_rules! store_tests {
     };
 }
 pub(crate) use store_tests;
+
+/// Declares each listed `async fn(&TestDb)` as a test on SQLite and on PostgreSQL, for
+/// tests that also start `cadena` processes on the same database.
+macro_rules! database_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::harness::TestDb::sqlite().await;
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = $crate::harness::TestDb::postgres().await else { return };
+                    super::$name(&db).await;
+                    db.store.close().await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use database_tests;
+
+impl TestDb {
+    /// A `cadena` command on this database. `work` holds the index (and, on PostgreSQL,
+    /// stands as the data directory); pass the same directory to every process of a test.
+    pub fn cadena(&self, work: &std::path::Path) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cadena"));
+        command.env_remove("CADENA_DATABASE_URL").env("CADENA_LOG", "warn");
+        match (self.postgres_url(), self.sqlite_data_dir()) {
+            (Some(url), _) => command.env("CADENA_DATABASE_URL", url).env("CADENA_DATA_DIR", work),
+            (None, Some(dir)) => command.env("CADENA_DATA_DIR", dir),
+            (None, None) => unreachable!("a test database is SQLite or PostgreSQL"),
+        };
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        command
+    }
+}

@@ -40,16 +40,16 @@ store_tests!(
 );
 
 /// The demo dataset, an index built from it, the router and one key per role.
-struct Api {
-    app: Router,
-    screening: Arc<ScreeningService>,
+pub(crate) struct Api {
+    pub(crate) app: Router,
+    pub(crate) screening: Arc<ScreeningService>,
     keys: Vec<(Role, String)>,
     store: Store,
     _dir: tempfile::TempDir,
 }
 
 impl Api {
-    async fn new(store: &Store) -> Api {
+    pub(crate) async fn new(store: &Store) -> Api {
         demo::load_demo(store).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let index_dir = dir.path().join("index");
@@ -64,11 +64,17 @@ impl Api {
         Api { app, screening, keys, store: store.clone(), _dir: dir }
     }
 
-    fn key(&self, role: Role) -> &str {
+    pub(crate) fn key(&self, role: Role) -> &str {
         &self.keys.iter().find(|(each, _)| *each == role).unwrap().1
     }
 
-    async fn call(&self, method: &str, uri: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let (status, bytes) =
             self.call_raw(method, uri, key, body.map(|body| ("application/json", body.to_string().into_bytes()))).await;
         let body =
@@ -76,7 +82,7 @@ impl Api {
         (status, body)
     }
 
-    async fn call_raw(
+    pub(crate) async fn call_raw(
         &self,
         method: &str,
         uri: &str,
@@ -99,7 +105,7 @@ impl Api {
         (status, response.into_body().collect().await.unwrap().to_bytes().to_vec())
     }
 
-    async fn upload(&self, name: &str, csv: &str) -> (StatusCode, Value) {
+    pub(crate) async fn upload(&self, name: &str, csv: &str) -> (StatusCode, Value) {
         let key = Some(self.key(Role::Auditor));
         let (status, bytes) = self
             .call_raw("POST", &format!("/v1/audits?name={name}"), key, Some(("text/csv", csv.as_bytes().to_vec())))
@@ -107,12 +113,12 @@ impl Api {
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
-    async fn get(&self, uri: &str, role: Role) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, uri: &str, role: Role) -> (StatusCode, Value) {
         self.call("GET", uri, Some(self.key(role)), None).await
     }
 }
 
-fn demo_supplier() -> Value {
+pub(crate) fn demo_supplier() -> Value {
     json!({ "supplier": {
         "supplier_id": "S-1", "name": "Minera Ficticia Oro Verde SAC", "tax_id": "20999999991",
         "country": "PE", "agency_ids": ["DEMO-A-001"]
@@ -385,7 +391,7 @@ async fn an_audit_can_be_cancelled_and_a_bad_upload_is_refused(store: Store) {
 }
 
 /// A supplier file of `n` rows, half of them demo watchlist names.
-fn supplier_file(n: usize) -> String {
+pub(crate) fn supplier_file(n: usize) -> String {
     let mut csv = String::from("supplier_id,name,country\n");
     for i in 0..n {
         let name =
@@ -498,7 +504,7 @@ async fn metrics_count_requests_and_keys_are_rate_limited(store: Store) {
 }
 
 /// Child processes, killed when dropped (also when a test fails).
-struct Processes(Vec<std::process::Child>);
+pub(crate) struct Processes(pub(crate) Vec<std::process::Child>);
 
 impl Drop for Processes {
     fn drop(&mut self) {

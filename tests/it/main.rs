@@ -7,4 +7,6 @@ mod harness;
 mod http;
 mod ingest;
 mod matching;
+mod reliability;
 mod rules;
+mod security;
