@@ -611,7 +611,7 @@ function renderDatasets(loads, ruleset) {
     table(
       "loads",
       ["kind", "file", "status", "rows", "inserted", "updated", "rejected", "finished"],
-      loads.map((load) => [load.kind, load.file_name, load.status, load.n_rows, load.n_inserted, load.n_updated, load.n_rejected, load.finished_at].map((cell) => (cell === null ? null : String(cell)))),
+      loads.map((load) => [load.kind, load.file_name, load.status, load.n_rows, load.n_inserted, load.n_updated, load.n_rejected, load.finished_at && new Date(load.finished_at).toLocaleString(language())].map((cell) => (cell === null ? null : String(cell)))),
     );
   }
   $("ruleset-version").textContent = t("ruleset_version", { version: ruleset.version, digest: ruleset.digest });

@@ -43,13 +43,12 @@ pub fn router() -> Router<AppState> {
 
 fn asset(file: &str) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
-        Some((_, content_type, content)) => (
-            [(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "no-cache")],
-            *content,
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "not found")
-            .into_response(),
+        Some((_, content_type, content)) => {
+            ([(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "no-cache")], *content).into_response()
+        }
+        None => {
+            (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "not found").into_response()
+        }
     }
 }
 

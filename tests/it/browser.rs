@@ -230,7 +230,8 @@ fn base64_decode(text: &str) -> Vec<u8> {
         b'+' => 62,
         _ => 63,
     };
-    let digits: Vec<u8> = text.bytes().filter(|byte| byte.is_ascii_alphanumeric() || *byte == b'+' || *byte == b'/').collect();
+    let digits: Vec<u8> =
+        text.bytes().filter(|byte| byte.is_ascii_alphanumeric() || *byte == b'+' || *byte == b'/').collect();
     let mut bytes = Vec::with_capacity(digits.len() * 3 / 4);
     for group in digits.chunks(4) {
         let mut bits = 0u32;
@@ -312,7 +313,8 @@ async fn web_ui_flow() {
     let screenshots = std::env::var_os("CADENA_SCREENSHOT_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("screenshots"));
-    let browser = Browser::start(SocketAddr::from(([127, 0, 0, 1], port)), &dir.path().join("profile"), screenshots).await;
+    let browser =
+        Browser::start(SocketAddr::from(([127, 0, 0, 1], port)), &dir.path().join("profile"), screenshots).await;
 
     // A browser opening `/` is sent to the UI, in Spanish, and asked to sign in.
     browser.go(&format!("{base}/")).await;
@@ -348,7 +350,10 @@ async fn web_ui_flow() {
     assert!(reasons.contains("Supplier strongly matches a watchlist entry"), "{reasons}");
     assert!(browser.text(".legal-basis").await.contains("OAS WP3"), "a legal basis is shown");
     let matches = browser.text(".match-list").await;
-    assert!(matches.contains("Minera Ficticia Oro Verde S.A.C.") && matches.contains("Demo forced-labour list"), "{matches}");
+    assert!(
+        matches.contains("Minera Ficticia Oro Verde S.A.C.") && matches.contains("Demo forced-labour list"),
+        "{matches}"
+    );
     assert!(browser.text("#recommended-action").await.starts_with("No adjudicar"));
     assert!(!browser.text("#record-id").await.is_empty());
     browser.resize(1280, 2200).await;
@@ -372,7 +377,10 @@ async fn web_ui_flow() {
     browser.click("#screen-submit").await;
     let hostile_js = serde_json::to_string(hostile).unwrap();
     browser
-        .wait_for("the hostile name as text", &format!("document.getElementById('result-subject')?.textContent === {hostile_js}"))
+        .wait_for(
+            "the hostile name as text",
+            &format!("document.getElementById('result-subject')?.textContent === {hostile_js}"),
+        )
         .await;
     assert_eq!(browser.script("return document.getElementById('result-subject').childElementCount").await, 0);
     assert_eq!(browser.script("return document.querySelectorAll('script').length").await, 1, "only app.js");
@@ -383,7 +391,12 @@ async fn web_ui_flow() {
     browser.click("#nav a[data-view='agencies']").await;
     browser.wait_visible("#agency-q").await;
     browser.fill("#agency-q", "reclutdora fictisia").await;
-    browser.wait_for("the agency in the list", "document.querySelector('#agency-list .agency')?.textContent.includes('Reclutadora Ficticia del Sur')").await;
+    browser
+        .wait_for(
+            "the agency in the list",
+            "document.querySelector('#agency-list .agency')?.textContent.includes('Reclutadora Ficticia del Sur')",
+        )
+        .await;
     let listed = browser.text("#agency-list .agency").await;
     assert!(listed.contains("Suspendida") && listed.contains("2025-12-31"), "{listed}");
     browser.screenshot("agencies").await;
@@ -396,7 +409,8 @@ async fn web_ui_flow() {
 
     // A batch audit runs through the page: progress, then the summary by band, then the
     // report to download.
-    let mut suppliers = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/suppliers.csv")).unwrap();
+    let mut suppliers =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/suppliers.csv")).unwrap();
     for i in 0..300 {
         suppliers.push_str(&format!("UI-{i},Proveedor Ficticio {i} S.A.,,,PE,Lima,paper,,,,,,,,,,,,,\n"));
     }
@@ -431,6 +445,7 @@ async fn web_ui_flow() {
     browser.resize(400, 850).await;
     browser.click("#nav a[data-view='screen']").await;
     browser.wait_visible("#band-name").await;
+    browser.script("document.getElementById('result').scrollIntoView();").await;
     browser.screenshot("screening-phone").await;
     browser.resize(1280, 1000).await;
     browser.click("#signout").await;

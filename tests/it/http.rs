@@ -633,7 +633,13 @@ async fn the_web_ui_is_served_with_security_headers(store: Store) {
         let headers = response.headers();
         assert_eq!(headers["content-type"], content_type, "{uri}");
         let policy = headers["content-security-policy"].to_str().unwrap();
-        for directive in ["default-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"] {
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
             assert!(policy.split("; ").any(|each| each == directive), "{uri}: {directive} in {policy}");
         }
         assert!(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"), "{policy}");
@@ -667,7 +673,8 @@ async fn an_agency_lists_the_suppliers_that_use_it(store: Store) {
     let api = Api::new(&store).await;
     let (status, found) = api.get("/v1/agencies/DEMO-A-003/suppliers", Role::Officer).await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = found.as_array().unwrap().iter().map(|each| each["record"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        found.as_array().unwrap().iter().map(|each| each["record"]["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Constructora Inventada Andina S.A.C."]);
     assert_eq!(found[0]["source"], "demo");
     for id in ["DEMO-A-00", "DEMO-A-00_", "DEMO-A-%25", "%25", "nobody"] {
