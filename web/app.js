@@ -400,21 +400,43 @@ async function runAgencySearch() {
   try {
     const found = await api(`/v1/search?kind=agencies&limit=20&q=${encodeURIComponent(query)}`);
     if (sequence !== searchSequence) return; // A newer search has been sent.
-    rerenders.agencies = () => renderAgencyList(found);
-    renderAgencyList(found);
+    // The watchlist findings of the first few agencies, shown in the list too.
+    const findings = await Promise.all(found.slice(0, FINDINGS_IN_LIST).map((match) => agencyFindings(match.entity)));
+    if (sequence !== searchSequence) return;
+    rerenders.agencies = () => renderAgencyList(found, findings);
+    renderAgencyList(found, findings);
   } catch (error) {
     showError("agency-error", errorText(error));
   }
 }
 
-function renderAgencyList(found) {
+/// How many agencies of a search get their findings looked up for the list.
+const FINDINGS_IN_LIST = 5;
+
+/// The watchlist entries that strongly match an agency (by name, tax id and country).
+async function agencyFindings(entity) {
+  const params = new URLSearchParams({ kind: "watchlist", limit: "5", q: entity.names[0] });
+  const found = await api(`/v1/search?${params}`);
+  return found.filter((match) => match.strength === "strong" || (entity.tax_id && match.entity.tax_id === entity.tax_id));
+}
+
+function renderFindings(findings, id) {
+  if (findings.length === 0) return el("p", { class: "no-findings", text: t("no_findings") });
+  return el(
+    "ul",
+    { class: "findings", id },
+    findings.map((match) => el("li", {}, el("strong", { text: `${match.entity.list ?? match.entity.kind}: ` }), match.entity.reason ?? match.entity.names[0])),
+  );
+}
+
+function renderAgencyList(found, findings) {
   const list = $("agency-list");
   if (found.length === 0) {
     list.replaceChildren(el("li", { class: "empty", text: t("agencies_none") }));
     return;
   }
   list.replaceChildren(
-    ...found.map((match) => {
+    ...found.map((match, index) => {
       const entity = match.entity;
       const button = el("button", { type: "button", class: "link", text: entity.names[0] });
       button.addEventListener("click", () => showAgency(entity));
@@ -431,6 +453,7 @@ function renderAgencyList(found) {
           entity.licence_number ? el("span", { text: `${t("licence")}: ${entity.licence_number}` }) : null,
           el("span", { text: [entity.tax_id, entity.region, entity.country].filter(Boolean).join(" · ") }),
         ),
+        findings[index] ? el("div", { class: "list-findings" }, el("span", { class: "findings-label", text: `${t("findings")}: ` }), renderFindings(findings[index])) : null,
       );
     }),
   );
@@ -444,9 +467,9 @@ async function showAgency(entity) {
     const [records, suppliers, findings] = await Promise.all([
       api(`/v1/records/agencies/${encodeURIComponent(entity.entity_id)}`),
       api(`/v1/agencies/${encodeURIComponent(entity.entity_id)}/suppliers`),
-      api(`/v1/search?kind=watchlist&limit=5&q=${encodeURIComponent(entity.names[0])}`),
+      agencyFindings(entity),
     ]);
-    const render = () => renderAgency(entity, records, suppliers, findings.filter((match) => match.strength !== "none"));
+    const render = () => renderAgency(entity, records, suppliers, findings);
     rerenders.agency = render;
     render();
     detail.focus();
@@ -484,9 +507,7 @@ function renderAgency(entity, records, suppliers, findings) {
       el("dd", { text: yesNo(agency.charges_worker_fees) }),
     ),
     el("h3", { text: t("findings") }),
-    findings.length === 0
-      ? el("p", { text: t("no_findings") })
-      : el("ul", { id: "agency-findings" }, findings.map((match) => el("li", {}, el("strong", { text: `${match.entity.list}: ` }), match.entity.reason ?? match.entity.names[0]))),
+    renderFindings(findings, "agency-findings"),
     el("h3", { text: t("linked_suppliers") }),
     suppliers.length === 0
       ? el("p", { text: t("no_linked_suppliers") })

@@ -406,6 +406,16 @@ async fn web_ui_flow() {
     browser.wait_visible("#agency-suppliers").await;
     assert!(browser.text("#agency-suppliers").await.contains("Constructora Inventada Andina S.A.C."));
     browser.screenshot("agency").await;
+    // An agency on a watchlist shows its finding in the list.
+    browser.fill("#agency-q", "empleos inventados").await;
+    browser
+        .wait_for(
+            "the finding in the list",
+            "document.querySelector('#agency-list .agency .findings')?.textContent.includes('Demo unlicensed-recruitment list')",
+        )
+        .await;
+    let listed = browser.text("#agency-list .agency").await;
+    assert!(listed.contains("Agencia de Empleos Inventada E.I.R.L.") && listed.contains("Sin licencia"), "{listed}");
 
     // A batch audit runs through the page: progress, then the summary by band, then the
     // report to download.
