@@ -1,5 +1,6 @@
-//! The HTTP API served by `cadena serve`. Handlers stay thin: they parse the request,
-//! call the store or the domain modules, and shape the response.
+//! The HTTP API served by `cadena serve`, and the web UI (`web`) beside it. Handlers stay
+//! thin: they parse the request, call the store or the domain modules, and shape the
+//! response.
 
 mod audits;
 mod auth;
@@ -8,12 +9,14 @@ mod ingest;
 pub mod metrics;
 pub mod openapi;
 mod screening;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -75,6 +78,7 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/screenings/{id}/reproduction", SCREENERS),
     ("GET", "/v1/search", EVERYONE),
     ("GET", "/v1/records/{kind}/{id}", EVERYONE),
+    ("GET", "/v1/agencies/{id}/suppliers", EVERYONE),
     ("GET", "/v1/ruleset", EVERYONE),
     ("GET", "/v1/matching", EVERYONE),
 ];
@@ -107,8 +111,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/screenings/{id}/reproduction", get(screening::reproduce))
         .route("/v1/search", get(screening::search))
         .route("/v1/records/{kind}/{id}", get(screening::record))
+        .route("/v1/agencies/{id}/suppliers", get(screening::agency_suppliers))
         .route("/v1/ruleset", get(screening::ruleset))
         .route("/v1/matching", get(screening::matching))
+        .merge(web::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
@@ -130,8 +136,13 @@ struct Index {
     endpoints: Vec<String>,
 }
 
-#[utoipa::path(get, path = "/", tag = "service", responses((status = 200, description = "Service version, dataset version, record counts and endpoints")))]
-async fn index(State(state): State<AppState>) -> Result<Json<Index>, Error> {
+/// `GET /`: the service description as JSON, or, for a browser asking for a page, a
+/// redirect to the web UI.
+#[utoipa::path(get, path = "/", tag = "service", responses((status = 200, description = "Service version, dataset version, record counts and endpoints"), (status = 303, description = "A browser (`Accept: text/html`) is sent to the web UI at `/ui/`")))]
+async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    if web::wants_html(&headers) {
+        return Ok(Redirect::to(web::UI_PATH).into_response());
+    }
     let mut records = serde_json::Map::new();
     for kind in RecordKind::ALL {
         records.insert(kind.as_str().to_owned(), state.store.count_records(kind).await?.into());
@@ -142,7 +153,8 @@ async fn index(State(state): State<AppState>) -> Result<Json<Index>, Error> {
         dataset_version: state.store.dataset_version().await?,
         records,
         endpoints: ROUTES.iter().map(|(method, path, _)| format!("{method} {path}")).collect(),
-    }))
+    })
+    .into_response())
 }
 
 /// Liveness: the process answers.

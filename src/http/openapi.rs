@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         super::screening::reproduce,
         super::screening::search,
         super::screening::record,
+        super::screening::agency_suppliers,
         super::screening::ruleset,
         super::screening::matching,
     ),

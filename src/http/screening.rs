@@ -173,6 +173,20 @@ pub async fn record(
     Ok(Json(found))
 }
 
+/// `GET /v1/agencies/{id}/suppliers`: the suppliers that name the agency among the
+/// agencies they recruit through, from every source.
+#[utoipa::path(get, path = "/v1/agencies/{id}/suppliers", tag = "screening", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The agency's id")),
+    responses((status = 200, body = Vec<SourcedRecord>), (status = 401)))]
+pub async fn agency_suppliers(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<SourcedRecord>>, Error> {
+    caller.require(EVERYONE)?;
+    Ok(Json(sourced(state.store.suppliers_of_agency(&id).await?)))
+}
+
 fn sourced<R: serde::Serialize>(stored: Vec<StoredRecord<R>>) -> Vec<SourcedRecord> {
     stored
         .into_iter()

@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{Backend, Store};
-use crate::records::{FieldType, Record, RecordKind, record_key};
+use crate::records::{FieldType, Record, RecordKind, Supplier, record_key};
 
 /// One column value, typed so that a NULL reaches PostgreSQL with the column's type.
 #[derive(Debug, Clone, PartialEq)]
@@ -243,6 +243,30 @@ impl Store {
         let sql = select_records(R::KIND, "ORDER BY source, record_key LIMIT $1 OFFSET $2");
         let rows = sqlx::query(sql).bind(limit).bind(offset).fetch_all(&self.pool).await?;
         rows.iter().map(record_from_row).collect()
+    }
+
+    /// The suppliers that name `agency_id` among their agencies, from every source,
+    /// ordered by source and key (at most 1,000).
+    pub async fn suppliers_of_agency(&self, agency_id: &str) -> sqlx::Result<Vec<StoredRecord<Supplier>>> {
+        // `agency_ids` holds a JSON array of strings: look for the quoted id, with `!`
+        // escaping LIKE's wildcards, then keep the exact matches.
+        let quoted = Value::from(agency_id).to_string();
+        let escaped = quoted.replace('!', "!!").replace('%', "!%").replace('_', "!_");
+        let sql = format!(
+            "SELECT source, record_key, {} FROM {} WHERE agency_ids LIKE $1 ESCAPE '!' \
+             ORDER BY source, record_key LIMIT 1000",
+            record_columns(RecordKind::Suppliers).join(", "),
+            RecordKind::Suppliers.table()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(format!("%{escaped}%")).fetch_all(&self.pool).await?;
+        let mut found = Vec::new();
+        for row in &rows {
+            let stored: StoredRecord<Supplier> = stored_record_from_row(row)?;
+            if stored.record.agency_ids.iter().any(|id| id == agency_id) {
+                found.push(stored);
+            }
+        }
+        Ok(found)
     }
 
     /// How many records of a kind the store holds.

@@ -37,6 +37,8 @@ store_tests!(
     two_workers_share_an_audit_without_doing_a_row_twice,
     the_chunk_of_a_dead_worker_is_done_again,
     an_audit_whose_chunks_are_all_done_is_completed,
+    the_web_ui_is_served_with_security_headers,
+    an_agency_lists_the_suppliers_that_use_it,
 );
 
 /// The demo dataset, an index built from it, the router and one key per role.
@@ -609,4 +611,82 @@ async fn an_audit_whose_chunks_are_all_done_is_completed(store: Store) {
         .unwrap();
     AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await.unwrap();
     assert_eq!(store.get_audit(audit.id).await.unwrap().unwrap().status, "completed");
+}
+
+/// The UI's pages and assets come from the binary with a strict content security policy;
+/// a browser asking for `/` is sent to them, an API client still gets the JSON.
+async fn the_web_ui_is_served_with_security_headers(store: Store) {
+    let api = Api::new(&store).await;
+    let get = |uri: &str, accept: &str| {
+        let request = Request::builder().uri(uri).header("accept", accept).body(Body::empty()).unwrap();
+        api.app.clone().oneshot(request)
+    };
+    let response = get("/", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8").await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/ui/");
+    let response = get("/", "application/json").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+
+    for (uri, content_type) in [
+        ("/ui/", "text/html; charset=utf-8"),
+        ("/ui/app.js", "text/javascript; charset=utf-8"),
+        ("/ui/i18n.js", "text/javascript; charset=utf-8"),
+        ("/ui/style.css", "text/css; charset=utf-8"),
+    ] {
+        let response = get(uri, "*/*").await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], content_type, "{uri}");
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(policy.split("; ").any(|each| each == directive), "{uri}: {directive} in {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"), "{policy}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{uri}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{uri}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{uri}");
+    }
+    let response = get("/ui/nothing.js", "*/*").await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+
+    // The page loads no script inline and nothing from elsewhere.
+    let (_, page) = api.call_raw("GET", "/ui/", None, None).await;
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains(r#"<script type="module" src="app.js"></script>"#));
+    assert_eq!(page.matches("<script").count(), 1);
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains(" style="));
+    // No script writes markup: data reaches the page as text.
+    for script in ["/ui/app.js", "/ui/i18n.js"] {
+        let (_, text) = api.call_raw("GET", script, None, None).await;
+        let text = String::from_utf8(text).unwrap();
+        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+            assert!(!text.contains(sink), "{script} uses {sink}");
+        }
+    }
+}
+
+/// `GET /v1/agencies/{id}/suppliers` names the suppliers that recruit through the agency,
+/// and only those (an id that is a prefix of another, or holds LIKE wildcards, is exact).
+async fn an_agency_lists_the_suppliers_that_use_it(store: Store) {
+    let api = Api::new(&store).await;
+    let (status, found) = api.get("/v1/agencies/DEMO-A-003/suppliers", Role::Officer).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> =
+        found.as_array().unwrap().iter().map(|each| each["record"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Constructora Inventada Andina S.A.C."]);
+    assert_eq!(found[0]["source"], "demo");
+    for id in ["DEMO-A-00", "DEMO-A-00_", "DEMO-A-%25", "%25", "nobody"] {
+        let (status, found) = api.get(&format!("/v1/agencies/{id}/suppliers"), Role::Officer).await;
+        assert_eq!((status, found), (StatusCode::OK, json!([])), "{id}");
+    }
+    let (status, _) = api.call("GET", "/v1/agencies/DEMO-A-003/suppliers", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -3,6 +3,7 @@
 //! Tests that touch the store run against SQLite and, when `CADENA_TEST_DATABASE_URL`
 //! names a PostgreSQL server, against PostgreSQL too; each gets a fresh database.
 
+mod browser;
 mod harness;
 mod http;
 mod ingest;

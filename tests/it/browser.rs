@@ -1,0 +1,465 @@
+//! The web UI end to end, in headless Chromium driven over WebDriver: a real `cadena
+//! serve --demo` on a free loopback port, Debian's `chromedriver`, and one browser session
+//! for the whole flow (sign-in, screening, escaping, language, agencies, batch audit,
+//! datasets). Each page is saved as a PNG in `$CADENA_SCREENSHOT_DIR` (default
+//! `screenshots` in the cargo target directory). Without Chromium the test says so and passes.
+//!
+//! The WebDriver client is the few W3C commands the test needs, over plain HTTP/1.1.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long to wait for any one thing on a page.
+const WAIT: Duration = Duration::from_secs(20);
+/// The key of a web element in W3C WebDriver answers.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Child processes, killed when dropped (also when a test fails).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A WebDriver session.
+struct Browser {
+    driver: SocketAddr,
+    session: String,
+    screenshots: PathBuf,
+}
+
+impl Browser {
+    async fn start(driver: SocketAddr, profile: &Path, screenshots: PathBuf) -> Browser {
+        let started = Instant::now();
+        loop {
+            if let Ok(status) = send(driver, "GET", "/status", None).await
+                && status["ready"] == true
+            {
+                break;
+            }
+            assert!(started.elapsed() < WAIT, "chromedriver did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1000",
+            &format!("--user-data-dir={}", profile.display()),
+        ];
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        }}});
+        let session = send(driver, "POST", "/session", Some(capabilities)).await.expect("start a Chromium session");
+        let session = session["sessionId"].as_str().expect("a session id").to_owned();
+        Browser { driver, session, screenshots }
+    }
+
+    async fn command(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        send(self.driver, method, &format!("/session/{}{path}", self.session), body).await
+    }
+
+    async fn go(&self, url: &str) {
+        self.command("POST", "/url", Some(json!({ "url": url }))).await.unwrap();
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let found = self.command("POST", "/element", Some(json!({ "using": "css selector", "value": css }))).await;
+        let found = found.unwrap_or_else(|err| panic!("no element {css}: {err}"));
+        found[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.command("POST", &format!("/element/{element}/click"), Some(json!({}))).await.unwrap();
+    }
+
+    /// Clears a field and types `text` into it.
+    async fn fill(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.command("POST", &format!("/element/{element}/clear"), Some(json!({}))).await.unwrap();
+        if !text.is_empty() {
+            self.command("POST", &format!("/element/{element}/value"), Some(json!({ "text": text }))).await.unwrap();
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let element = self.find(css).await;
+        let text = self.command("GET", &format!("/element/{element}/text"), None).await.unwrap();
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Runs `script` (a function body) in the page and returns its value.
+    async fn script(&self, script: &str) -> Value {
+        self.command("POST", "/execute/sync", Some(json!({ "script": script, "args": [] }))).await.unwrap()
+    }
+
+    /// Waits until `expression` is true in the page, or fails naming `what`.
+    async fn wait_for(&self, what: &str, expression: &str) {
+        let started = Instant::now();
+        let script = format!("return !!({expression});");
+        while self.script(&script).await != true {
+            if started.elapsed() > WAIT {
+                let body = self.script("return document.body.innerText;").await;
+                panic!("timed out waiting for {what} ({expression}); the page shows:\n{}", body.as_str().unwrap_or(""));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits for an element matching `css` to be shown.
+    async fn wait_visible(&self, css: &str) {
+        let css_js = serde_json::to_string(css).unwrap();
+        self.wait_for(css, &format!("(e => e && e.offsetParent !== null)(document.querySelector({css_js}))")).await;
+    }
+
+    async fn resize(&self, width: u32, height: u32) {
+        self.command("POST", "/window/rect", Some(json!({ "width": width, "height": height }))).await.unwrap();
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.command("GET", "/screenshot", None).await.unwrap();
+        let bytes = base64_decode(png.as_str().unwrap());
+        assert!(bytes.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::create_dir_all(&self.screenshots).unwrap();
+        std::fs::write(self.screenshots.join(format!("{name}.png")), bytes).unwrap();
+    }
+
+    /// Whether an alert, confirm or prompt dialog is open.
+    async fn dialog_open(&self) -> bool {
+        self.command("GET", "/alert/text", None).await.is_ok()
+    }
+
+    async fn close(self) {
+        let _ = send(self.driver, "DELETE", &format!("/session/{}", self.session), None).await;
+    }
+}
+
+/// One WebDriver request; the answer's `value`, or the error it names.
+async fn send(driver: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+    let mut stream = tokio::net::TcpStream::connect(driver).await.map_err(|err| err.to_string())?;
+    let body = body.map(|body| body.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {driver}\r\nContent-Type: application/json; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.map_err(|err| err.to_string())?;
+    // chromedriver may keep the connection open: read the header, then exactly the body.
+    let mut response = Vec::new();
+    let mut buffer = vec![0u8; 16 * 1024];
+    let (split, head) = loop {
+        if let Some(split) = response.windows(4).position(|window| window == b"\r\n\r\n") {
+            break (split, String::from_utf8_lossy(&response[..split]).to_ascii_lowercase());
+        }
+        let n = stream.read(&mut buffer).await.map_err(|err| err.to_string())?;
+        if n == 0 {
+            return Err("connection closed before the HTTP header ended".to_owned());
+        }
+        response.extend_from_slice(&buffer[..n]);
+    };
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|length| length.trim().parse::<usize>().ok());
+    let chunked = head.contains("transfer-encoding: chunked");
+    loop {
+        let body = &response[split + 4..];
+        let complete = match length {
+            Some(length) => body.len() >= length,
+            None if chunked => body.ends_with(b"0\r\n\r\n"),
+            None => false,
+        };
+        if complete {
+            break;
+        }
+        let n = stream.read(&mut buffer).await.map_err(|err| err.to_string())?;
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buffer[..n]);
+    }
+    let mut content = response[split + 4..].to_vec();
+    if chunked {
+        content = dechunk(&content);
+    }
+    let answer: Value = serde_json::from_slice(&content).map_err(|err| format!("{err}: {head}"))?;
+    let value = answer["value"].clone();
+    match value.get("error") {
+        Some(error) => Err(format!("{error}: {}", value["message"])),
+        None => Ok(value),
+    }
+}
+
+fn dechunk(mut chunked: &[u8]) -> Vec<u8> {
+    let mut content = Vec::new();
+    while let Some(end) = chunked.windows(2).position(|window| window == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&chunked[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        content.extend_from_slice(&chunked[end + 2..end + 2 + size]);
+        chunked = &chunked[end + 2 + size + 2..];
+    }
+    content
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |byte: u8| match byte {
+        b'A'..=b'Z' => byte - b'A',
+        b'a'..=b'z' => byte - b'a' + 26,
+        b'0'..=b'9' => byte - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let digits: Vec<u8> =
+        text.bytes().filter(|byte| byte.is_ascii_alphanumeric() || *byte == b'+' || *byte == b'/').collect();
+    let mut bytes = Vec::with_capacity(digits.len() * 3 / 4);
+    for group in digits.chunks(4) {
+        let mut bits = 0u32;
+        for (i, digit) in group.iter().enumerate() {
+            bits |= u32::from(value(*digit)) << (18 - 6 * i);
+        }
+        bytes.extend_from_slice(&bits.to_be_bytes()[1..group.len()]);
+    }
+    bytes
+}
+
+/// The cargo target directory this test binary was built in (`target/debug/deps/it-…`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).map_or_else(std::env::temp_dir, Path::to_path_buf)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `cadena serve --demo` on a free port; its base URL and admin key.
+fn start_server(data_dir: &Path) -> (Killed, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cadena"))
+        .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
+        .env("CADENA_DATA_DIR", data_dir)
+        .env_remove("CADENA_DATABASE_URL")
+        .env("CADENA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start cadena serve");
+    let stdout = child.stdout.take().unwrap();
+    let child = Killed(child);
+    let mut url = None;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("read cadena serve's output");
+        if let Some(rest) = line.strip_prefix("cadena is listening on ") {
+            url = rest.split_whitespace().next().map(|url| url.trim_end_matches('/').to_owned());
+        }
+        if line.starts_with("cadena_") {
+            return (child, url.expect("the address before the key"), line);
+        }
+    }
+    panic!("cadena serve ended without printing its address and key");
+}
+
+#[test]
+fn the_web_ui_signs_in_screens_searches_and_audits_in_chromium() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        eprintln!("skipped: install chromium chromium-driver to run the browser tests");
+        return;
+    }
+    // The flow is one long future: in a debug build it needs more than a test thread's stack.
+    let flow = std::thread::Builder::new()
+        .stack_size(64 * 1024 * 1024)
+        .spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(web_ui_flow());
+        })
+        .unwrap();
+    if let Err(panic) = flow.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn web_ui_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base, key) = start_server(&dir.path().join("data"));
+    let port = free_port();
+    let _driver = Killed(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    let screenshots = std::env::var_os("CADENA_SCREENSHOT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("screenshots"));
+    let browser =
+        Browser::start(SocketAddr::from(([127, 0, 0, 1], port)), &dir.path().join("profile"), screenshots).await;
+
+    // A browser opening `/` is sent to the UI, in Spanish, and asked to sign in.
+    browser.go(&format!("{base}/")).await;
+    browser.wait_for("the UI to start", "document.body.dataset.ready === 'true'").await;
+    browser.wait_visible("#signin-key").await;
+    assert_eq!(browser.text("#signin-title").await, "Iniciar sesión");
+    browser.screenshot("signin").await;
+
+    // A wrong key is refused with a message; the right one opens the screening page.
+    browser.fill("#signin-key", "cadena_not_a_key").await;
+    browser.click("#signin-submit").await;
+    browser.wait_visible("#signin-error").await;
+    assert!(browser.text("#signin-error").await.contains("Clave no válida"));
+    browser.fill("#signin-key", &key).await;
+    browser.click("#signin-submit").await;
+    browser.wait_visible("#screen-form").await;
+    assert!(browser.script("return sessionStorage.getItem('cadena.key')").await == key.as_str());
+
+    // The demo supplier, with its agency and a line of gold, comes out critical, with its
+    // reasons, their legal basis, the watchlist match explained, and the record.
+    browser.fill("#s-name", "Minera Ficticia Oro Verde SAC").await;
+    browser.fill("#s-tax", "20999999991").await;
+    browser.script("document.getElementById('s-country').value = 'PE';").await;
+    browser.fill("#s-agencies", "DEMO-A-001").await;
+    browser.click("#add-item").await;
+    browser.fill("#item-1-description", "Lingotes de oro 99.9%").await;
+    browser.fill("#item-1-code", "11101700").await;
+    browser.script("document.getElementById('item-1-origin').value = 'PE';").await;
+    browser.click("#screen-submit").await;
+    browser.wait_visible("#band-name").await;
+    assert_eq!(browser.text("#band-name").await, "Crítico");
+    let reasons = browser.text(".reason-list").await;
+    assert!(reasons.contains("Supplier strongly matches a watchlist entry"), "{reasons}");
+    assert!(browser.text(".legal-basis").await.contains("OAS WP3"), "a legal basis is shown");
+    let matches = browser.text(".match-list").await;
+    assert!(
+        matches.contains("Minera Ficticia Oro Verde S.A.C.") && matches.contains("Demo forced-labour list"),
+        "{matches}"
+    );
+    assert!(browser.text("#recommended-action").await.starts_with("No adjudicar"));
+    assert!(!browser.text("#record-id").await.is_empty());
+    browser.resize(1280, 2200).await;
+    browser.screenshot("screening").await;
+    browser.resize(1280, 1000).await;
+
+    // The language switch changes the labels, and the result's words, at once.
+    browser.click("#lang option[value='en']").await;
+    browser.wait_for("English labels", "document.getElementById('band-name').textContent === 'Critical'").await;
+    assert_eq!(browser.text("#nav a[data-view='screen']").await, "Screen");
+    assert_eq!(browser.script("return document.documentElement.lang").await, "en");
+    browser.click("#lang option[value='es']").await;
+    browser.wait_for("Spanish labels", "document.getElementById('band-name').textContent === 'Crítico'").await;
+
+    // A name that is markup is shown as text: no element is made of it, no dialog opens.
+    let hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    browser.click("#items .item button").await;
+    browser.fill("#s-name", hostile).await;
+    browser.fill("#s-tax", "").await;
+    browser.fill("#s-agencies", "").await;
+    browser.click("#screen-submit").await;
+    let hostile_js = serde_json::to_string(hostile).unwrap();
+    browser
+        .wait_for(
+            "the hostile name as text",
+            &format!("document.getElementById('result-subject')?.textContent === {hostile_js}"),
+        )
+        .await;
+    assert_eq!(browser.script("return document.getElementById('result-subject').childElementCount").await, 0);
+    assert_eq!(browser.script("return document.querySelectorAll('script').length").await, 1, "only app.js");
+    assert_eq!(browser.script("return document.querySelectorAll('#result img').length").await, 0);
+    assert!(!browser.dialog_open().await, "no alert fired");
+
+    // An inspector finds an agency despite two typos, sees its licence, and opens it.
+    browser.click("#nav a[data-view='agencies']").await;
+    browser.wait_visible("#agency-q").await;
+    browser.fill("#agency-q", "reclutdora fictisia").await;
+    browser
+        .wait_for(
+            "the agency in the list",
+            "document.querySelector('#agency-list .agency')?.textContent.includes('Reclutadora Ficticia del Sur')",
+        )
+        .await;
+    let listed = browser.text("#agency-list .agency").await;
+    assert!(listed.contains("Suspendida") && listed.contains("2025-12-31"), "{listed}");
+    browser.screenshot("agencies").await;
+    browser.click("#agency-list .agency button").await;
+    browser.wait_visible("#agency-name").await;
+    assert_eq!(browser.text("#agency-name").await, "Reclutadora Ficticia del Sur S.R.L.");
+    browser.wait_visible("#agency-suppliers").await;
+    assert!(browser.text("#agency-suppliers").await.contains("Constructora Inventada Andina S.A.C."));
+    browser.screenshot("agency").await;
+    // An agency on a watchlist shows its finding in the list.
+    browser.fill("#agency-q", "empleos inventados").await;
+    browser
+        .wait_for(
+            "the finding in the list",
+            "document.querySelector('#agency-list .agency .findings')?.textContent.includes('Demo unlicensed-recruitment list')",
+        )
+        .await;
+    let listed = browser.text("#agency-list .agency").await;
+    assert!(listed.contains("Agencia de Empleos Inventada E.I.R.L.") && listed.contains("Sin licencia"), "{listed}");
+
+    // A batch audit runs through the page: progress, then the summary by band, then the
+    // report to download.
+    let mut suppliers =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/suppliers.csv")).unwrap();
+    for i in 0..300 {
+        suppliers.push_str(&format!("UI-{i},Proveedor Ficticio {i} S.A.,,,PE,Lima,paper,,,,,,,,,,,,,\n"));
+    }
+    let upload = dir.path().join("proveedores.csv");
+    std::fs::write(&upload, suppliers).unwrap();
+    browser.click("#nav a[data-view='audit']").await;
+    browser.wait_visible("#audit-file").await;
+    let file_input = browser.find("#audit-file").await;
+    browser
+        .command("POST", &format!("/element/{file_input}/value"), Some(json!({ "text": upload.to_str().unwrap() })))
+        .await
+        .unwrap();
+    browser.click("#audit-submit").await;
+    browser.wait_visible("#audit-progress").await;
+    browser.wait_visible("#audit-download").await;
+    assert_eq!(browser.script("return document.getElementById('audit-progress').value").await, 306);
+    assert!(browser.text("#audit-rows").await.contains("306 de 306"));
+    let bands = browser.text("#audit-bands").await;
+    assert!(bands.contains("Crítico"), "{bands}");
+    let href = browser.script("return document.getElementById('audit-download').href").await;
+    assert!(href.as_str().unwrap().starts_with("blob:"), "{href}");
+    browser.screenshot("audit").await;
+
+    // What is loaded and the rules, with their legal basis.
+    browser.click("#nav a[data-view='datasets']").await;
+    browser.wait_for("the loads and rules", "document.querySelectorAll('#loads tbody tr').length >= 5 && document.querySelectorAll('#rules tbody tr').length >= 5").await;
+    assert!(browser.text("#loads").await.contains("demo/suppliers.csv"));
+    assert!(browser.text("#rules").await.contains("OAS WP3"));
+    browser.screenshot("datasets").await;
+
+    // The phone layout, then signing out forgets the key.
+    browser.resize(400, 850).await;
+    browser.click("#nav a[data-view='screen']").await;
+    browser.wait_visible("#band-name").await;
+    browser.script("document.getElementById('result').scrollIntoView();").await;
+    browser.screenshot("screening-phone").await;
+    browser.resize(1280, 1000).await;
+    browser.click("#signout").await;
+    browser.wait_visible("#signin-key").await;
+    assert_eq!(browser.script("return sessionStorage.getItem('cadena.key')").await, Value::Null);
+    browser.close().await;
+}
