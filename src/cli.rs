@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::audit::AuditWorker;
 use crate::http::{self, AppState};
+use crate::import::Format;
 use crate::ingest::worker::Worker;
 use crate::ingest::{self, LoadReport, LoadRequest};
 use crate::matching::index::{EntityIndex, INDEXED_KINDS};
@@ -26,41 +27,62 @@ use crate::store::{DatasetVersion, LoadStatus, Store};
 /// How many rejected rows a summary prints before pointing at `cadena datasets ID`.
 const REJECTED_ROWS_SHOWN: usize = 20;
 
-/// `cadena ingest KIND FILE`: loads the file now, or queues it for a server's worker.
+/// `cadena ingest [KIND] FILE`: loads the file now, or queues it for a server's worker.
+/// A published format yields its own kinds (an OCDS file: suppliers, then procurement
+/// lines), each a load of its own.
 pub async fn ingest(
     store: &Store,
     index_dir: &Path,
-    kind: RecordKind,
+    kind: Option<RecordKind>,
+    format: Option<Format>,
     path: &Path,
     source: &str,
     queue: bool,
 ) -> anyhow::Result<()> {
     let file_name = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("{file_name}: cannot read the file"))?;
+    let format = format.unwrap_or_else(|| Format::detect(&file_name, &bytes));
+    let kinds: Vec<RecordKind> = match kind {
+        Some(kind) => vec![kind],
+        None if format == Format::Csv => anyhow::bail!(
+            "{file_name}: name what the file holds, as in `cadena ingest suppliers {file_name}`, or give its --format"
+        ),
+        None => format.kinds().to_vec(),
+    };
     if queue {
+        if format != Format::detect(&file_name, &bytes) && format != Format::Csv {
+            anyhow::bail!("--queue reads the file's format from the file itself; load it here without --queue");
+        }
         let absolute = std::fs::canonicalize(path).with_context(|| format!("{file_name}: cannot read the file"))?;
         let absolute = absolute.to_string_lossy();
-        let new_load = NewLoad { kind, source, file_name: &file_name, file_path: Some(&absolute) };
-        let id = store.create_load(&new_load, LoadStatus::Queued).await.context("failed to queue the load")?;
-        println!("queued load {id}: {kind} from {file_name}; `cadena datasets {id}` shows its progress");
+        for kind in kinds {
+            let new_load = NewLoad { kind, source, file_name: &file_name, file_path: Some(&absolute) };
+            let id = store.create_load(&new_load, LoadStatus::Queued).await.context("failed to queue the load")?;
+            println!("queued load {id}: {kind} from {file_name}; `cadena datasets {id}` shows its progress");
+        }
         return Ok(());
     }
     store.mark_dead_loads_interrupted().await.context("failed to check for interrupted loads")?;
-    let bytes = std::fs::read(path).with_context(|| format!("{file_name}: cannot read the file"))?;
-    let request = LoadRequest { kind, source: source.to_owned(), file_name, bytes };
-    let report = ingest::load_file(store, request).await?;
-    print_load_summary(&report);
-    if INDEXED_KINDS.contains(&kind) {
-        // The load is committed whatever happens here; an index left behind is rebuilt
-        // from the store by `cadena reindex`.
-        let updated = match EntityIndex::open_or_create(index_dir) {
-            Ok(index) => index.update_from_load(store, kind, report.dataset.id).await.map(|n| (n, index.len())),
-            Err(err) => Err(err),
-        };
-        match updated {
-            Ok((n_indexed, total)) => println!("index: {n_indexed} changed records indexed ({total} entities in all)"),
-            Err(err) => eprintln!(
-                "cadena: warning: the load is saved but the search index was not updated ({err:#}); run `cadena reindex`"
-            ),
+    for kind in kinds {
+        let request =
+            LoadRequest { kind, source: source.to_owned(), file_name: file_name.clone(), bytes: bytes.clone() };
+        let report = ingest::load_file_as(store, request, Some(format)).await?;
+        print_load_summary(&report);
+        if INDEXED_KINDS.contains(&kind) {
+            // The load is committed whatever happens here; an index left behind is rebuilt
+            // from the store by `cadena reindex`.
+            let updated = match EntityIndex::open_or_create(index_dir) {
+                Ok(index) => index.update_from_load(store, kind, report.dataset.id).await.map(|n| (n, index.len())),
+                Err(err) => Err(err),
+            };
+            match updated {
+                Ok((n_indexed, total)) => {
+                    println!("index: {n_indexed} changed records indexed ({total} entities in all)")
+                }
+                Err(err) => eprintln!(
+                    "cadena: warning: the load is saved but the search index was not updated ({err:#}); run `cadena reindex`"
+                ),
+            }
         }
     }
     Ok(())

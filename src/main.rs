@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use cadena::cli;
+use cadena::import::Format;
 use cadena::ingest::DEFAULT_SOURCE;
 use cadena::matching::SearchQuery;
 use cadena::records::RecordKind;
@@ -47,12 +48,18 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
-    /// Load a CSV file of one record kind into the store and print what happened.
+    /// Load a file into the store and print what happened: `cadena ingest KIND FILE` for
+    /// a CSV of one record kind, `cadena ingest FILE` for a published format (OCDS,
+    /// Lista Suja, CBP WRO), which is detected or given with --format.
     Ingest {
-        /// What the file holds.
-        kind: RecordKind,
-        /// The CSV file (UTF-8 or Windows-1252; comma, semicolon or tab).
-        file: PathBuf,
+        /// What the file holds (watchlist, suppliers, agencies, procurements, licences),
+        /// or the file itself when its format tells what it holds.
+        kind_or_file: String,
+        /// The file (CSV in UTF-8 or Windows-1252 with comma, semicolon or tab; or JSON).
+        file: Option<PathBuf>,
+        /// The file's format; detected from its name and first bytes when not given.
+        #[arg(long)]
+        format: Option<Format>,
         /// Where the rows come from; a row's id is unique within its source, so loading
         /// the same ids into the same source again updates them.
         #[arg(long, default_value = DEFAULT_SOURCE)]
@@ -188,8 +195,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { action: KeysAction::Create { role, name } } => cli::keys_create(&store, role, &name).await,
         Command::Keys { action: KeysAction::List } => cli::keys_list(&store).await,
         Command::Keys { action: KeysAction::Revoke { id } } => cli::keys_revoke(&store, id).await,
-        Command::Ingest { kind, file, source, queue } => {
-            cli::ingest(&store, &index_dir, kind, &file, &source, queue).await
+        Command::Ingest { kind_or_file, file, format, source, queue } => {
+            let (kind, file) = match file {
+                Some(file) => {
+                    let kind = <RecordKind as clap::ValueEnum>::from_str(&kind_or_file, true).map_err(|_| {
+                        anyhow::anyhow!(
+                            "{kind_or_file:?} is not a record kind (watchlist, suppliers, agencies, procurements, licences)"
+                        )
+                    })?;
+                    (Some(kind), file)
+                }
+                None => (None, PathBuf::from(kind_or_file)),
+            };
+            cli::ingest(&store, &index_dir, kind, format, &file, &source, queue).await
         }
         Command::Reindex => cli::reindex(&store, &index_dir).await,
         Command::Screen { file, out, rules_dir } => {
