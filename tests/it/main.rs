@@ -5,6 +5,7 @@
 
 mod harness;
 mod http;
+mod import;
 mod ingest;
 mod matching;
 mod rules;

@@ -1,0 +1,243 @@
+//! Importers of published formats, on the real files in `../shared/data` (skipped with a
+//! message when absent): counts, known values, re-imports that change nothing, and OCDS
+//! packages screened end to end.
+
+use std::path::{Path, PathBuf};
+
+use cadena::import::Format;
+use cadena::ingest::{self, LoadReport, LoadRequest};
+use cadena::matching::evaluation;
+use cadena::matching::index::EntityIndex;
+use cadena::matching::{Matcher, Thresholds};
+use cadena::records::{ProcurementLine, RecordKind, Supplier, WatchlistEntry};
+use cadena::rules::Ruleset;
+use cadena::screening::{self, PreparedFile};
+use cadena::store::Store;
+
+use crate::harness::store_tests;
+
+store_tests!(
+    every_ocds_file_loads_and_reloads_unchanged,
+    lista_suja_loads_with_cnpj_state_activity_and_date,
+    cbp_orders_load_with_their_aliases,
+    a_missing_number_then_a_number_load_on_postgres,
+);
+
+fn shared(relative: &str) -> Option<PathBuf> {
+    let path = evaluation::shared_data_dir().join(relative);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipped: {} is absent (the shared data sits beside the checkout)", path.display());
+        None
+    }
+}
+
+/// Every `.json` file under a folder, sorted.
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "json") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+async fn load_as(store: &Store, kind: RecordKind, source: &str, path: &Path) -> anyhow::Result<LoadReport> {
+    let request = LoadRequest {
+        kind,
+        source: source.to_owned(),
+        file_name: path.display().to_string(),
+        bytes: std::fs::read(path).unwrap(),
+    };
+    ingest::load_file(store, request).await
+}
+
+/// (rows, inserted, updated, unchanged, rejected)
+fn counts(report: &LoadReport) -> [i64; 5] {
+    let d = &report.dataset;
+    [d.n_rows, d.n_inserted, d.n_updated, d.n_unchanged, d.n_rejected]
+}
+
+fn add(total: &mut [i64; 5], report: &LoadReport) {
+    for (sum, n) in total.iter_mut().zip(counts(report)) {
+        *sum += n;
+    }
+}
+
+async fn every_ocds_file_loads_and_reloads_unchanged(store: Store) {
+    let Some(dir) = shared("ocds") else { return };
+    let files = json_files(&dir);
+    assert_eq!(files.len(), 120);
+    let mut suppliers = [0; 5];
+    let mut lines = [0; 5];
+    let mut empty = 0;
+    for pass in 0..2 {
+        let (mut pass_suppliers, mut pass_lines) = ([0; 5], [0; 5]);
+        for path in &files {
+            // One source per file, so that each file's re-import is checked on its own.
+            let source = path.strip_prefix(&dir).unwrap().display().to_string();
+            let report = match load_as(&store, RecordKind::Suppliers, &source, path).await {
+                Ok(report) => report,
+                Err(err) => {
+                    assert!(std::fs::metadata(path).unwrap().len() == 0, "{}: {err:#}", path.display());
+                    assert!(format!("{err:#}").contains("the file is empty"), "{err:#}");
+                    empty += 1;
+                    continue;
+                }
+            };
+            add(&mut pass_suppliers, &report);
+            let report = load_as(&store, RecordKind::Procurements, &source, path).await;
+            add(&mut pass_lines, &report.unwrap_or_else(|err| panic!("pass {pass}: {}: {err:#}", path.display())));
+        }
+        if pass == 0 {
+            (suppliers, lines) = (pass_suppliers, pass_lines);
+        } else {
+            let [rows, _, _, _, rejected] = suppliers;
+            assert_eq!(pass_suppliers, [rows, 0, 0, rows - rejected, rejected], "suppliers re-imported");
+            let [rows, _, _, _, rejected] = lines;
+            assert_eq!(pass_lines, [rows, 0, 0, rows - rejected, rejected], "lines re-imported");
+        }
+    }
+    eprintln!("OCDS: suppliers {suppliers:?}, lines {lines:?}, {empty} empty files");
+    assert_eq!(empty, 6, "3 empty files, failing in each pass");
+    assert_eq!(suppliers, [SUPPLIER_ROWS, SUPPLIER_ROWS - OCDS_REJECTED, 0, 0, OCDS_REJECTED]);
+    assert_eq!(lines, [LINE_ROWS, LINE_ROWS - OCDS_REJECTED, 0, 0, OCDS_REJECTED]);
+
+    // A Paraguayan supplier with its RUC, named in an OCDS 1.0 award.
+    let rieder: Supplier =
+        store.get_record("paraguay/sample/records/274231.json", "PY-80002612-8").await.unwrap().unwrap();
+    assert_eq!(rieder.name, "RIEDER Y CIA. SACI");
+    assert_eq!(rieder.tax_id.as_deref(), Some("80002612-8"));
+    assert_eq!(rieder.country.as_deref(), Some("PY"));
+    // Its contract's items, priced by unit and quantity, with the DNCP catalogue code.
+    let lines: Vec<ProcurementLine> = store.list_records(100_000, 0).await.unwrap();
+    let modem = lines
+        .iter()
+        .find(|line| line.procurement_id == "ocds-03ad3f-274231" && line.line_id.ends_with("/puEnpeLAbXw%3D"))
+        .expect("the modem line");
+    assert_eq!(modem.procurement_id, "ocds-03ad3f-274231");
+    assert_eq!(modem.supplier_id.as_deref(), Some("PY-80002612-8"));
+    assert_eq!(modem.item_code.as_deref(), Some("43221806-002"));
+    assert_eq!(modem.item_description.as_deref(), Some("Modems con interfaces"));
+    assert_eq!((modem.quantity, modem.currency.as_deref()), (Some(16.0), Some("PYG")));
+    assert_eq!(modem.value, Some(16.0 * 4621617.0));
+    // A Colombian supplier whose NIT the SECOP release gives with its check digit.
+    let colombian: Supplier = store
+        .get_record("colombia/sample/records/ocds-k50g02-16-12-5280389.json", "CO-1012362575-0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(colombian.name, "MARTHA ZULENY TORRES BEJARANO");
+    assert_eq!(colombian.country.as_deref(), Some("CO"));
+}
+
+/// What the 117 non-empty OCDS files hold (each file in a source of its own).
+const SUPPLIER_ROWS: i64 = 70;
+const LINE_ROWS: i64 = 691;
+/// Two Paraguayan record packages hold only linked releases (no data to read).
+const OCDS_REJECTED: i64 = 2;
+
+async fn lista_suja_loads_with_cnpj_state_activity_and_date(store: Store) {
+    let Some(path) = shared("watchlists/br_lista_suja_2023-03-09_companies.csv") else { return };
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(Format::detect(&path.display().to_string(), &bytes), Format::ListaSuja);
+    let first = load_as(&store, RecordKind::Watchlist, "lista-suja", &path).await.unwrap();
+    // 53 rows, one employer listed for two establishments.
+    assert_eq!(counts(&first), [52, 52, 0, 0, 0], "{:?}", first.rejected);
+    let again = load_as(&store, RecordKind::Watchlist, "lista-suja", &path).await.unwrap();
+    assert_eq!(counts(&again), [52, 0, 0, 52, 0]);
+    let entry: WatchlistEntry = store.get_record("lista-suja", "02387202000163").await.unwrap().unwrap();
+    assert_eq!(entry.name, "Agrícola Minas Norte Ltda.");
+    assert_eq!(entry.tax_id.as_deref(), Some("02.387.202/0001-63"));
+    assert_eq!(entry.country.as_deref(), Some("BR"));
+    assert_eq!(entry.list.as_deref(), Some("Lista Suja (BR MTE)"));
+    assert_eq!(entry.listed_on.map(|d| d.to_string()).as_deref(), Some("2021-10-05"));
+    assert_eq!(entry.extra.get("state").map(String::as_str), Some("MG"));
+    assert_eq!(entry.extra.get("cnae").map(String::as_str), Some("1199-0/05"));
+    assert_eq!(entry.extra.get("workers_involved").map(String::as_str), Some("46"));
+    let twice: WatchlistEntry = store.get_record("lista-suja", "03592334000866").await.unwrap().unwrap();
+    assert!(twice.reason.unwrap().contains("também"), "the second establishment is kept in the reason");
+}
+
+async fn cbp_orders_load_with_their_aliases(store: Store) {
+    let Some(path) = shared("watchlists/cbp_wro_names_aliases.csv") else { return };
+    let first = load_as(&store, RecordKind::Watchlist, "cbp", &path).await.unwrap();
+    assert_eq!(counts(&first), [83, 83, 0, 0, 0], "{:?}", first.rejected);
+    let again = load_as(&store, RecordKind::Watchlist, "cbp", &path).await.unwrap();
+    assert_eq!(counts(&again), [83, 0, 0, 83, 0]);
+    let entry: WatchlistEntry = store.get_record("cbp", "cbp017-1").await.unwrap().unwrap();
+    assert_eq!(entry.name, "Tianjin Malleable Iron Factory");
+    assert!(entry.aliases.contains(&"Tianjin No. 2 Prison".to_owned()), "{:?}", entry.aliases);
+    assert_eq!(entry.list.as_deref(), Some("CBP WRO"));
+}
+
+/// Screening every OCDS sample as `cadena screen` does: a row per awarded line, goods
+/// mapped from Spanish descriptions, no panic and no unreadable file but the empty ones.
+#[tokio::test]
+async fn ocds_samples_screen_end_to_end() {
+    let Some(dir) = shared("ocds") else { return };
+    let db = crate::harness::TestDb::sqlite().await;
+    let index_dir = tempfile::tempdir().unwrap();
+    let matcher = Matcher::new(EntityIndex::open_or_create(index_dir.path()).unwrap(), Thresholds::default());
+    let ruleset = Ruleset::bundled();
+    let (mut n_rows, mut n_errors, mut n_goods, mut n_failed) = (0, 0, 0, 0);
+    let mut all_rows = Vec::new();
+    for path in json_files(&dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        let expected_lines = match cadena::import::ocds::parse(&bytes) {
+            Ok(data) => data.lines.len() + data.rejected.len(),
+            Err(_) => {
+                n_failed += 1;
+                assert!(PreparedFile::read(&db.store, "x.json", bytes).await.is_err());
+                continue;
+            }
+        };
+        let prepared = PreparedFile::read(&db.store, &path.display().to_string(), bytes).await.unwrap();
+        let rows = prepared.screen(&matcher, &ruleset, 2).unwrap();
+        assert_eq!(rows.len(), expected_lines, "{}", path.display());
+        for row in &rows {
+            n_rows += 1;
+            if !row.error.is_empty() {
+                n_errors += 1;
+                continue;
+            }
+            assert!(!row.risk_band.is_empty());
+            if !row.goods.is_empty() {
+                n_goods += 1;
+            }
+        }
+        all_rows.extend(rows);
+    }
+    let summary = screening::summarize(&all_rows);
+    eprintln!("OCDS screening: {n_rows} rows, {n_errors} unreadable parts, {n_goods} with goods; {summary:?}");
+    assert_eq!(n_failed, 3, "the three empty files");
+    assert_eq!((n_rows, n_errors, n_goods), (691, 2, 19));
+}
+
+/// A load of 1,000 lines is written in two statements of 500 rows with the same SQL; the
+/// first starts with a line without quantity, the second with one. PostgreSQL must not
+/// keep the first statement's type for that NULL (sqlx 0.9 sent a NULL f64 as float4).
+async fn a_missing_number_then_a_number_load_on_postgres(store: Store) {
+    let mut file = String::from("procurement_id,line_id,quantity\n");
+    for line in 0..1000 {
+        let quantity = if line == 0 { String::new() } else { format!("{line}.5") };
+        file.push_str(&format!("P-1,{line},{quantity}\n"));
+    }
+    let request = LoadRequest {
+        kind: RecordKind::Procurements,
+        source: "test".to_owned(),
+        file_name: "lines.csv".to_owned(),
+        bytes: file.into_bytes(),
+    };
+    let report = ingest::load_file(&store, request).await.unwrap();
+    assert_eq!(counts(&report), [1000, 1000, 0, 0, 0]);
+}
