@@ -27,18 +27,28 @@ use crate::store::{DatasetVersion, LoadStatus, Store};
 /// How many rejected rows a summary prints before pointing at `cadena datasets ID`.
 const REJECTED_ROWS_SHOWN: usize = 20;
 
+/// The file `cadena ingest` loads and how to read it.
+pub struct IngestFile<'a> {
+    pub path: &'a Path,
+    /// What it holds; a published format says so itself.
+    pub kind: Option<RecordKind>,
+    /// Its format; detected from its name and first bytes when `None`.
+    pub format: Option<Format>,
+    /// `--map COLUMN=FIELD` entries, for a CSV file.
+    pub column_map: &'a [String],
+}
+
 /// `cadena ingest [KIND] FILE`: loads the file now, or queues it for a server's worker.
 /// A published format yields its own kinds (an OCDS file: suppliers, then procurement
 /// lines), each a load of its own.
 pub async fn ingest(
     store: &Store,
     index_dir: &Path,
-    kind: Option<RecordKind>,
-    format: Option<Format>,
-    path: &Path,
+    file: IngestFile<'_>,
     source: &str,
     queue: bool,
 ) -> anyhow::Result<()> {
+    let IngestFile { path, kind, format, column_map } = file;
     let file_name = path.display().to_string();
     let bytes = std::fs::read(path).with_context(|| format!("{file_name}: cannot read the file"))?;
     let format = format.unwrap_or_else(|| Format::detect(&file_name, &bytes));
@@ -49,6 +59,16 @@ pub async fn ingest(
         ),
         None => format.kinds().to_vec(),
     };
+    let column_map = match (kinds.as_slice(), column_map.is_empty()) {
+        (_, true) => Vec::new(),
+        ([kind], false) if format == Format::Csv => {
+            crate::records::check_column_map(*kind, column_map).map_err(|err| anyhow::anyhow!(err))?
+        }
+        _ => anyhow::bail!("--map applies to CSV files of one record kind, not to {format} files"),
+    };
+    if queue && !column_map.is_empty() {
+        anyhow::bail!("--map does not go with --queue; load the file here");
+    }
     if queue {
         if format != Format::detect(&file_name, &bytes) && format != Format::Csv {
             anyhow::bail!("--queue reads the file's format from the file itself; load it here without --queue");
@@ -66,7 +86,8 @@ pub async fn ingest(
     for kind in kinds {
         let request =
             LoadRequest { kind, source: source.to_owned(), file_name: file_name.clone(), bytes: bytes.clone() };
-        let report = ingest::load_file_as(store, request, Some(format)).await?;
+        let options = ingest::LoadOptions { format: Some(format), column_map: column_map.clone() };
+        let report = ingest::load_file_as(store, request, &options).await?;
         print_load_summary(&report);
         if INDEXED_KINDS.contains(&kind) {
             // The load is committed whatever happens here; an index left behind is rebuilt

@@ -60,6 +60,10 @@ enum Command {
         /// The file's format; detected from its name and first bytes when not given.
         #[arg(long)]
         format: Option<Format>,
+        /// Send a CSV column to a field, as `--map 'Razón Social=name'` (repeatable);
+        /// common Spanish, Portuguese and English header names are recognised without it.
+        #[arg(long = "map", value_name = "COLUMN=FIELD")]
+        map: Vec<String>,
         /// Where the rows come from; a row's id is unique within its source, so loading
         /// the same ids into the same source again updates them.
         #[arg(long, default_value = DEFAULT_SOURCE)]
@@ -195,7 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { action: KeysAction::Create { role, name } } => cli::keys_create(&store, role, &name).await,
         Command::Keys { action: KeysAction::List } => cli::keys_list(&store).await,
         Command::Keys { action: KeysAction::Revoke { id } } => cli::keys_revoke(&store, id).await,
-        Command::Ingest { kind_or_file, file, format, source, queue } => {
+        Command::Ingest { kind_or_file, file, format, map, source, queue } => {
             let (kind, file) = match file {
                 Some(file) => {
                     let kind = <RecordKind as clap::ValueEnum>::from_str(&kind_or_file, true).map_err(|_| {
@@ -207,7 +211,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => (None, PathBuf::from(kind_or_file)),
             };
-            cli::ingest(&store, &index_dir, kind, format, &file, &source, queue).await
+            let file = cli::IngestFile { path: &file, kind, format, column_map: &map };
+            cli::ingest(&store, &index_dir, file, &source, queue).await
         }
         Command::Reindex => cli::reindex(&store, &index_dir).await,
         Command::Screen { file, out, rules_dir } => {

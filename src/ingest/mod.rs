@@ -57,40 +57,49 @@ pub struct FileError {
     pub message: String,
 }
 
-/// Records a new load and runs it in this process; the file's format is detected.
-pub async fn load_file(store: &Store, request: LoadRequest) -> anyhow::Result<LoadReport> {
-    load_file_as(store, request, None).await
+/// How to read a file, beyond what it says itself.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The file's format; detected from its name and first bytes when `None`.
+    pub format: Option<Format>,
+    /// CSV columns sent to fields (header name, field name), as `--map 'Razón Social=name'`;
+    /// check them with `records::check_column_map`.
+    pub column_map: Vec<(String, String)>,
 }
 
-/// Records a new load and runs it, reading the file in the given format (detected
-/// from the file's name and first bytes when `None`).
-pub async fn load_file_as(store: &Store, request: LoadRequest, format: Option<Format>) -> anyhow::Result<LoadReport> {
+/// Records a new load and runs it in this process; the file's format is detected.
+pub async fn load_file(store: &Store, request: LoadRequest) -> anyhow::Result<LoadReport> {
+    load_file_as(store, request, &LoadOptions::default()).await
+}
+
+/// Records a new load and runs it, reading the file as `options` say.
+pub async fn load_file_as(store: &Store, request: LoadRequest, options: &LoadOptions) -> anyhow::Result<LoadReport> {
     let new_load =
         NewLoad { kind: request.kind, source: &request.source, file_name: &request.file_name, file_path: None };
     let dataset_id = store.create_load(&new_load, LoadStatus::Running).await.context("failed to record the load")?;
-    run_load_as(store, dataset_id, request, format).await
+    run_load_as(store, dataset_id, request, options).await
 }
 
 /// Runs a load already recorded as running: parses, validates and writes the file.
 /// A file that cannot be read is recorded as a failed load and returned as [`FileError`];
 /// so is a load the database refused, with nothing of it applied.
 pub async fn run_load(store: &Store, dataset_id: i64, request: LoadRequest) -> anyhow::Result<LoadReport> {
-    run_load_as(store, dataset_id, request, None).await
+    run_load_as(store, dataset_id, request, &LoadOptions::default()).await
 }
 
-/// [`run_load`] with the file's format given (detected when `None`).
+/// [`run_load`], reading the file as `options` say.
 pub async fn run_load_as(
     store: &Store,
     dataset_id: i64,
     request: LoadRequest,
-    format: Option<Format>,
+    options: &LoadOptions,
 ) -> anyhow::Result<LoadReport> {
-    let format = format.unwrap_or_else(|| {
+    let format = options.format.unwrap_or_else(|| {
         // A CSV of published columns loaded as another kind is read as cadena's own CSV.
         let detected = Format::detect(&request.file_name, &request.bytes);
         if detected == Format::Ocds || detected.kinds().contains(&request.kind) { detected } else { Format::Csv }
     });
-    let rejected = match write_load(store, dataset_id, request, format).await {
+    let rejected = match write_load(store, dataset_id, request, format, options.column_map.clone()).await {
         Ok(rejected) => rejected,
         Err(err) => {
             store.fail_load(dataset_id, &format!("{err:#}")).await.context("failed to record the failed load")?;
@@ -108,13 +117,14 @@ async fn write_load(
     dataset_id: i64,
     request: LoadRequest,
     format: Format,
+    column_map: Vec<(String, String)>,
 ) -> anyhow::Result<Vec<RejectedRow>> {
     let file_sha256 = hex::encode(Sha256::digest(&request.bytes));
     let (chunk_tx, mut chunk_rx) = mpsc::channel::<ParsedChunk>(4);
     let kind = request.kind;
     let file_name = request.file_name.clone();
     let parser = tokio::task::spawn_blocking(move || match format {
-        Format::Csv => parse_file(kind, file_name, request.bytes, chunk_tx),
+        Format::Csv => parse_file(kind, file_name, request.bytes, &column_map, chunk_tx),
         _ => parse_import(format, kind, &file_name, &request.bytes, chunk_tx),
     });
 
@@ -191,25 +201,27 @@ fn parse_file(
     kind: RecordKind,
     file_name: String,
     bytes: Vec<u8>,
+    column_map: &[(String, String)],
     chunk_tx: mpsc::Sender<ParsedChunk>,
 ) -> Result<FileInfo, FileError> {
     match kind {
-        RecordKind::Watchlist => parse_records::<WatchlistEntry>(file_name, bytes, chunk_tx),
-        RecordKind::Suppliers => parse_records::<Supplier>(file_name, bytes, chunk_tx),
-        RecordKind::Agencies => parse_records::<Agency>(file_name, bytes, chunk_tx),
-        RecordKind::Procurements => parse_records::<ProcurementLine>(file_name, bytes, chunk_tx),
-        RecordKind::Licences => parse_records::<LicenceEntry>(file_name, bytes, chunk_tx),
+        RecordKind::Watchlist => parse_records::<WatchlistEntry>(file_name, bytes, column_map, chunk_tx),
+        RecordKind::Suppliers => parse_records::<Supplier>(file_name, bytes, column_map, chunk_tx),
+        RecordKind::Agencies => parse_records::<Agency>(file_name, bytes, column_map, chunk_tx),
+        RecordKind::Procurements => parse_records::<ProcurementLine>(file_name, bytes, column_map, chunk_tx),
+        RecordKind::Licences => parse_records::<LicenceEntry>(file_name, bytes, column_map, chunk_tx),
     }
 }
 
 fn parse_records<R: Record>(
     file_name: String,
     bytes: Vec<u8>,
+    column_map: &[(String, String)],
     chunk_tx: mpsc::Sender<ParsedChunk>,
 ) -> Result<FileInfo, FileError> {
     let file = CsvFile::from_bytes(file_name, bytes);
     let (header, rows) = file.rows().map_err(|err| FileError { message: err.to_string() })?;
-    let columns = ColumnMap::new(R::KIND, &header)
+    let columns = ColumnMap::with_map(R::KIND, &header, column_map)
         .map_err(|missing| FileError { message: missing_columns_message(&file.name, &header, R::KIND, &missing) })?;
     let file_info = FileInfo { encoding: file.encoding.name(), delimiter: file.delimiter_name() };
 

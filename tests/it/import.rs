@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use cadena::import::Format;
-use cadena::ingest::{self, LoadReport, LoadRequest};
+use cadena::ingest::{self, LoadOptions, LoadReport, LoadRequest};
 use cadena::matching::evaluation;
 use cadena::matching::index::EntityIndex;
 use cadena::matching::{Matcher, Thresholds};
-use cadena::records::{ProcurementLine, RecordKind, Supplier, WatchlistEntry};
+use cadena::records::{LicenceEntry, ProcurementLine, RecordKind, Supplier, WatchlistEntry, check_column_map};
 use cadena::rules::Ruleset;
 use cadena::screening::{self, PreparedFile};
 use cadena::store::Store;
@@ -21,6 +21,8 @@ store_tests!(
     lista_suja_loads_with_cnpj_state_activity_and_date,
     cbp_orders_load_with_their_aliases,
     a_missing_number_then_a_number_load_on_postgres,
+    a_licence_register_loads_through_its_own_headers,
+    spanish_headers_and_an_operator_map_load_suppliers,
 );
 
 fn shared(relative: &str) -> Option<PathBuf> {
@@ -240,4 +242,45 @@ async fn a_missing_number_then_a_number_load_on_postgres(store: Store) {
     };
     let report = ingest::load_file(&store, request).await.unwrap();
     assert_eq!(counts(&report), [1000, 1000, 0, 0, 0]);
+}
+
+/// Bangladesh's recruiting licences: `rl_no` and `agency_name` are recognised as the
+/// licence number and holder; the other columns are kept.
+async fn a_licence_register_loads_through_its_own_headers(store: Store) {
+    let Some(path) = shared("agencies/bd_recruiting_agencies_rl.csv") else { return };
+    let first = load_as(&store, RecordKind::Licences, "bd-rl", &path).await.unwrap();
+    // One row has no RL number.
+    assert_eq!(counts(&first), [507, 506, 0, 0, 1]);
+    assert_eq!((first.rejected[0].line, first.rejected[0].field.as_str()), (225, "licence_number"));
+    let again = load_as(&store, RecordKind::Licences, "bd-rl", &path).await.unwrap();
+    assert_eq!(counts(&again), [507, 0, 0, 506, 1]);
+    let orchard: LicenceEntry = store.get_record("bd-rl", "0010").await.unwrap().unwrap();
+    assert_eq!(orchard.holder_name, "Orchard International");
+    assert_eq!(
+        orchard.extra.get("address").map(String::as_str).map(|a| a.starts_with("Orchard Faruque Tower")),
+        Some(true)
+    );
+    assert_eq!(orchard.extra.get("id").map(String::as_str), Some("1"));
+}
+
+async fn spanish_headers_and_an_operator_map_load_suppliers(store: Store) {
+    let file = "Cód. Proveedor;Razón Social;RUC;País;Teléfono\nP-1;Minera Ficticia S.A.C.;20100070970;Perú;01-555\n";
+    let request = |bytes: &str| LoadRequest {
+        kind: RecordKind::Suppliers,
+        source: "erp".to_owned(),
+        file_name: "proveedores.csv".to_owned(),
+        bytes: bytes.as_bytes().to_vec(),
+    };
+    // Without a map, nothing says which column is the supplier id.
+    let err = ingest::load_file(&store, request(file)).await.unwrap_err();
+    assert!(format!("{err:#}").contains("lacks the required column supplier_id"), "{err:#}");
+    let column_map = check_column_map(RecordKind::Suppliers, &["Cód. Proveedor=supplier_id".to_owned()]).unwrap();
+    let options = LoadOptions { format: None, column_map };
+    let report = ingest::load_file_as(&store, request(file), &options).await.unwrap();
+    assert_eq!(counts(&report), [1, 1, 0, 0, 0]);
+    let supplier: Supplier = store.get_record("erp", "P-1").await.unwrap().unwrap();
+    assert_eq!(supplier.name, "Minera Ficticia S.A.C.");
+    assert_eq!(supplier.tax_id.as_deref(), Some("20100070970"));
+    assert_eq!(supplier.country.as_deref(), Some("PE"));
+    assert_eq!(supplier.extra.get("teléfono").map(String::as_str), Some("01-555"));
 }
