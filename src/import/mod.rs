@@ -13,6 +13,7 @@
 pub mod cbp;
 pub mod lista_suja;
 pub mod ocds;
+pub mod opensanctions;
 
 use serde::{Deserialize, Serialize};
 
@@ -30,10 +31,15 @@ pub enum Format {
     ListaSuja,
     /// US CBP Withhold Release Orders, one entity per row with its aliases.
     Cbp,
+    /// OpenSanctions FollowTheMoney entities, one JSON object per line.
+    Ftm,
+    /// OpenSanctions `targets.simple.csv`.
+    OpensanctionsCsv,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Csv, Format::Ocds, Format::ListaSuja, Format::Cbp];
+    pub const ALL: [Format; 6] =
+        [Format::Csv, Format::Ocds, Format::ListaSuja, Format::Cbp, Format::Ftm, Format::OpensanctionsCsv];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +47,8 @@ impl Format {
             Format::Ocds => "ocds",
             Format::ListaSuja => "lista-suja",
             Format::Cbp => "cbp",
+            Format::Ftm => "ftm",
+            Format::OpensanctionsCsv => "opensanctions-csv",
         }
     }
 
@@ -60,6 +68,11 @@ impl Format {
             || lower_name.ends_with(".json")
             || lower_name.ends_with(".jsonl")
         {
+            // A FollowTheMoney entity has a schema and properties; OCDS has neither.
+            let first_line = text.lines().next().unwrap_or_default();
+            if first_line.contains("\"schema\"") && first_line.contains("\"properties\"") {
+                return Format::Ftm;
+            }
             return Format::Ocds;
         }
         let header = text.lines().next().unwrap_or_default().to_lowercase();
@@ -69,6 +82,10 @@ impl Format {
         if header.contains("cluster_id") && header.contains("raw_cbp_text") {
             return Format::Cbp;
         }
+        let simple = header.replace('"', "");
+        if simple.starts_with("id,schema,name,aliases") {
+            return Format::OpensanctionsCsv;
+        }
         Format::Csv
     }
 
@@ -77,7 +94,7 @@ impl Format {
         match self {
             Format::Csv => &[],
             Format::Ocds => &[RecordKind::Suppliers, RecordKind::Procurements],
-            Format::ListaSuja | Format::Cbp => &[RecordKind::Watchlist],
+            Format::ListaSuja | Format::Cbp | Format::Ftm | Format::OpensanctionsCsv => &[RecordKind::Watchlist],
         }
     }
 }
@@ -146,6 +163,11 @@ mod tests {
         assert_eq!(Format::detect("x.txt", b"\xef\xbb\xbf[{}]"), Format::Ocds);
         assert_eq!(Format::detect("lista.csv", "secao,ID,UF,Empregador,CNPJ/CPF\n".as_bytes()), Format::ListaSuja);
         assert_eq!(Format::detect("c.csv", b"cluster_id,raw_cbp_text,name\n"), Format::Cbp);
+        assert_eq!(Format::detect("e.json", b"{\"id\":\"x\",\"schema\":\"Company\",\"properties\":{}}\n"), Format::Ftm);
+        assert_eq!(
+            Format::detect("t.csv", b"\"id\",\"schema\",\"name\",\"aliases\",\"birth_date\"\n"),
+            Format::OpensanctionsCsv
+        );
         assert_eq!(Format::detect("s.csv", b"supplier_id,name\n"), Format::Csv);
         assert_eq!(Format::detect("empty.csv", b""), Format::Csv);
     }

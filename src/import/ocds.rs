@@ -399,6 +399,10 @@ fn has_role(party: &Party, wanted: &[&str]) -> bool {
 /// Reads one release into suppliers and procurement lines.
 fn read_release(value: &Value, line: i64, path: &str, data: &mut OcdsData) {
     let path = path_or_root(path);
+    if !value.is_object() {
+        data.rejected.push(Reject { line, path, reason: "not an OCDS release (expected a JSON object)".to_owned() });
+        return;
+    }
     let release: Release = match Release::deserialize(value) {
         Ok(release) => release,
         Err(err) => {
@@ -649,7 +653,7 @@ mod tests {
                      ]},
                     {"id": "A2", "status": "cancelled", "items": [{"id": 9}]}
                 ]
-            }, 42]
+            }, 42, [1, 2]]
         });
         let data = parse(package.to_string().as_bytes()).unwrap();
         assert_eq!(data.suppliers.len(), 2);
@@ -664,8 +668,9 @@ mod tests {
         assert_eq!(line.record.currency.as_deref(), Some("PYG"));
         assert_eq!(line.record.buyer.as_deref(), Some("Ministerio Ficticio"));
         assert_eq!(line.record.award_date.map(|d| d.to_string()).as_deref(), Some("2020-03-04"));
-        assert_eq!(data.rejected.len(), 1);
+        assert_eq!(data.rejected.len(), 2);
         assert_eq!((data.rejected[0].line, data.rejected[0].path.as_str()), (2, "releases[1]"));
+        assert_eq!((data.rejected[1].line, data.rejected[1].path.as_str()), (3, "releases[2]"));
     }
 
     #[test]

@@ -317,6 +317,14 @@ fn parse_import(
             let (entries, rejected) = import::lista_suja::parse(bytes).map_err(|err| fail(err.0))?;
             send_imported(entries, rejected, chunk_tx);
         }
+        (Format::Ftm | Format::OpensanctionsCsv, RecordKind::Watchlist) => {
+            let parsed = match format {
+                Format::Ftm => import::opensanctions::parse_ftm(bytes),
+                _ => import::opensanctions::parse_simple_csv(bytes),
+            }
+            .map_err(|err| fail(err.0))?;
+            send_imported(parsed.entries, parsed.rejected, chunk_tx);
+        }
         (Format::Cbp, RecordKind::Watchlist) => {
             let (entries, rejected) = import::cbp::parse(bytes).map_err(|err| fail(err.0))?;
             send_imported(entries, rejected, chunk_tx);

@@ -23,6 +23,7 @@ store_tests!(
     a_missing_number_then_a_number_load_on_postgres,
     a_licence_register_loads_through_its_own_headers,
     spanish_headers_and_an_operator_map_load_suppliers,
+    opensanctions_ftm_and_simple_csv_load_with_names_ids_countries_datasets,
 );
 
 fn shared(relative: &str) -> Option<PathBuf> {
@@ -283,4 +284,44 @@ async fn spanish_headers_and_an_operator_map_load_suppliers(store: Store) {
     assert_eq!(supplier.tax_id.as_deref(), Some("20100070970"));
     assert_eq!(supplier.country.as_deref(), Some("PE"));
     assert_eq!(supplier.extra.get("teléfono").map(String::as_str), Some("01-555"));
+}
+
+/// The fictional OpenSanctions fixtures, in both export shapes.
+async fn opensanctions_ftm_and_simple_csv_load_with_names_ids_countries_datasets(store: Store) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/opensanctions");
+    let ftm = fixtures.join("entities.ftm.json");
+    let simple = fixtures.join("targets.simple.csv");
+    assert_eq!(Format::detect("entities.ftm.json", &std::fs::read(&ftm).unwrap()), Format::Ftm);
+    assert_eq!(Format::detect("targets.simple.csv", &std::fs::read(&simple).unwrap()), Format::OpensanctionsCsv);
+
+    // 7 lines: 3 entries, an address and a non-target skipped, a nameless entity and a
+    // cut-off line rejected with their lines.
+    let first = load_as(&store, RecordKind::Watchlist, "os-ftm", &ftm).await.unwrap();
+    assert_eq!(counts(&first), [5, 3, 0, 0, 2]);
+    let lines: Vec<(i64, &str)> = first.rejected.iter().map(|r| (r.line, r.field.as_str())).collect();
+    assert_eq!(lines, vec![(6, "properties.name"), (7, "$")]);
+    assert_eq!(counts(&load_as(&store, RecordKind::Watchlist, "os-ftm", &ftm).await.unwrap()), [5, 0, 0, 3, 2]);
+    let aurora: WatchlistEntry = store.get_record("os-ftm", "NK-fict-aurora").await.unwrap().unwrap();
+    assert_eq!(aurora.name, "Minera Aurora Ficticia S.A.C.");
+    assert_eq!(aurora.aliases, vec!["Aurora Gold Ficticia", "MAF SAC"]);
+    assert_eq!((aurora.tax_id.as_deref(), aurora.country.as_deref()), (Some("20100070970"), Some("PE")));
+    assert_eq!(aurora.extra["identifiers"], "taxNumber:20100070970|registrationNumber:11000001");
+    assert_eq!(aurora.list.as_deref(), Some("OpenSanctions: fict_forced_labour"));
+    assert_eq!(aurora.listed_on.map(|d| d.to_string()).as_deref(), Some("2023-04-01"));
+    assert_eq!(aurora.source_url.as_deref(), Some("https://example.org/fictional/aurora"));
+    let textil: WatchlistEntry = store.get_record("os-ftm", "NK-fict-textil").await.unwrap().unwrap();
+    assert_eq!(textil.aliases, vec!["Têxteis do Norte Fictícios Ltda.", "TNF"]);
+    assert_eq!(textil.extra["countries"], "PY|BR");
+    assert_eq!(textil.extra["datasets"], "fict_debarment|fict_forced_labour");
+
+    let first = load_as(&store, RecordKind::Watchlist, "os-csv", &simple).await.unwrap();
+    // A vessel is skipped; a row without a name is rejected.
+    assert_eq!(counts(&first), [4, 3, 0, 0, 1]);
+    assert_eq!(counts(&load_as(&store, RecordKind::Watchlist, "os-csv", &simple).await.unwrap()), [4, 0, 0, 3, 1]);
+    let textil: WatchlistEntry = store.get_record("os-csv", "NK-fict-textil").await.unwrap().unwrap();
+    assert_eq!(textil.aliases, vec!["Têxteis do Norte Fictícios Ltda.", "TNF"]);
+    assert_eq!(textil.country.as_deref(), Some("BR"));
+    assert_eq!(textil.extra["countries"], "BR|PY");
+    assert_eq!(textil.extra["datasets"], "Fictional Debarment List|Fictional Forced Labour List");
+    assert_eq!(textil.source_url.as_deref(), Some("https://www.opensanctions.org/entities/NK-fict-textil/"));
 }
