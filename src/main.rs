@@ -64,6 +64,9 @@ enum Command {
         /// common Spanish, Portuguese and English header names are recognised without it.
         #[arg(long = "map", value_name = "COLUMN=FIELD")]
         map: Vec<String>,
+        /// For the ILAB list: its edition (such as 2024), when the file does not say.
+        #[arg(long)]
+        edition: Option<String>,
         /// Where the rows come from; a row's id is unique within its source, so loading
         /// the same ids into the same source again updates them.
         #[arg(long, default_value = DEFAULT_SOURCE)]
@@ -186,20 +189,21 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Rules { action, rules_dir } = &cli.command {
         return match action {
-            RulesAction::Check => cli::rules_check(rules_dir.as_deref()),
-            RulesAction::Test => cli::rules_test(rules_dir.as_deref()),
+            RulesAction::Check => cli::rules_check(rules_dir.as_deref(), &cli.store.data_dir),
+            RulesAction::Test => cli::rules_test(rules_dir.as_deref(), &cli.store.data_dir),
         };
     }
     let store = Store::open(&cli.store).await?;
     let index_dir = cli.store.index_dir();
+    let data_dir = cli.store.data_dir.clone();
     match cli.command {
         Command::Serve { bind, demo, rules_dir, rate_limit } => {
-            cli::serve(store, &index_dir, rules_dir.as_deref(), bind, demo, rate_limit).await
+            cli::serve(store, &data_dir, &index_dir, rules_dir.as_deref(), bind, demo, rate_limit).await
         }
         Command::Keys { action: KeysAction::Create { role, name } } => cli::keys_create(&store, role, &name).await,
         Command::Keys { action: KeysAction::List } => cli::keys_list(&store).await,
         Command::Keys { action: KeysAction::Revoke { id } } => cli::keys_revoke(&store, id).await,
-        Command::Ingest { kind_or_file, file, format, map, source, queue } => {
+        Command::Ingest { kind_or_file, file, format, map, edition, source, queue } => {
             let (kind, file) = match file {
                 Some(file) => {
                     let kind = <RecordKind as clap::ValueEnum>::from_str(&kind_or_file, true).map_err(|_| {
@@ -211,12 +215,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => (None, PathBuf::from(kind_or_file)),
             };
+            if format == Some(Format::Ilab) || (kind.is_none() && cli::is_ilab_file(&file)) {
+                return cli::ingest_ilab(&data_dir, &file, edition.as_deref());
+            }
             let file = cli::IngestFile { path: &file, kind, format, column_map: &map };
             cli::ingest(&store, &index_dir, file, &source, queue).await
         }
         Command::Reindex => cli::reindex(&store, &index_dir).await,
         Command::Screen { file, out, rules_dir } => {
-            cli::screen(&store, &index_dir, rules_dir.as_deref(), &file, &out).await
+            cli::screen(&store, &data_dir, &index_dir, rules_dir.as_deref(), &file, &out).await
         }
         Command::Search { text, kind, country, region, status, limit, json } => {
             let query = SearchQuery::from_user(text, kind, country, region, status, limit)

@@ -11,6 +11,7 @@
 //! command line and the upload endpoint accept an explicit format too.
 
 pub mod cbp;
+pub mod ilab;
 pub mod lista_suja;
 pub mod ocds;
 pub mod opensanctions;
@@ -35,11 +36,21 @@ pub enum Format {
     Ftm,
     /// OpenSanctions `targets.simple.csv`.
     OpensanctionsCsv,
+    /// The ILAB List of Goods Produced by Child Labor or Forced Labor (XML or flat CSV):
+    /// not records, but the reference list the risk rules use.
+    Ilab,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] =
-        [Format::Csv, Format::Ocds, Format::ListaSuja, Format::Cbp, Format::Ftm, Format::OpensanctionsCsv];
+    pub const ALL: [Format; 7] = [
+        Format::Csv,
+        Format::Ocds,
+        Format::ListaSuja,
+        Format::Cbp,
+        Format::Ftm,
+        Format::OpensanctionsCsv,
+        Format::Ilab,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +60,7 @@ impl Format {
             Format::Cbp => "cbp",
             Format::Ftm => "ftm",
             Format::OpensanctionsCsv => "opensanctions-csv",
+            Format::Ilab => "ilab",
         }
     }
 
@@ -75,7 +87,13 @@ impl Format {
             }
             return Format::Ocds;
         }
+        if text.starts_with('<') && text.contains("<Good") {
+            return Format::Ilab;
+        }
         let header = text.lines().next().unwrap_or_default().to_lowercase();
+        if header.contains("good") && header.contains("forced_labor") && header.contains("country") {
+            return Format::Ilab;
+        }
         if header.contains("empregador") && header.contains("cnpj") {
             return Format::ListaSuja;
         }
@@ -92,7 +110,7 @@ impl Format {
     /// The record kinds a file of this format yields, in load order.
     pub fn kinds(self) -> &'static [RecordKind] {
         match self {
-            Format::Csv => &[],
+            Format::Csv | Format::Ilab => &[],
             Format::Ocds => &[RecordKind::Suppliers, RecordKind::Procurements],
             Format::ListaSuja | Format::Cbp | Format::Ftm | Format::OpensanctionsCsv => &[RecordKind::Watchlist],
         }
@@ -169,6 +187,11 @@ mod tests {
             Format::OpensanctionsCsv
         );
         assert_eq!(Format::detect("s.csv", b"supplier_id,name\n"), Format::Csv);
+        assert_eq!(Format::detect("g.xml", b"<Goods>\n  <Good>"), Format::Ilab);
+        assert_eq!(
+            Format::detect("g.csv", b"edition_file,good,sector,country,region,child_labor,forced_labor\n"),
+            Format::Ilab
+        );
         assert_eq!(Format::detect("empty.csv", b""), Format::Csv);
     }
 }

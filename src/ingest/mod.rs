@@ -329,6 +329,13 @@ fn parse_import(
             let (entries, rejected) = import::cbp::parse(bytes).map_err(|err| fail(err.0))?;
             send_imported(entries, rejected, chunk_tx);
         }
+        (Format::Ilab, _) => {
+            return Err(fail(
+                "the ILAB list of goods is the rules' reference list, not records: load it with \
+                 `cadena ingest --format ilab FILE`"
+                    .to_owned(),
+            ));
+        }
         _ => return Err(wrong_kind()),
     }
     Ok(file_info)

@@ -320,6 +320,11 @@ impl Ruleset {
             .collect()
     }
 
+    /// The goods the goods mapping knows (the ILAB good names rules can name).
+    pub fn good_names(&self) -> Vec<String> {
+        self.goods.names.clone()
+    }
+
     /// The ILAB goods an item is, by the goods mapping: from its code when the code
     /// maps, else from its description (as the `line.good` field sees it).
     pub fn goods_of_item(&self, code: Option<&str>, description: Option<&str>) -> Vec<String> {

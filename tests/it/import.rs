@@ -325,3 +325,37 @@ async fn opensanctions_ftm_and_simple_csv_load_with_names_ids_countries_datasets
     assert_eq!(textil.extra["datasets"], "Fictional Debarment List|Fictional Forced Labour List");
     assert_eq!(textil.source_url.as_deref(), Some("https://www.opensanctions.org/entities/NK-fict-textil/"));
 }
+
+/// The ILAB list in DOL's XML and in the flat CSV: every good–country row read, the
+/// goods the mapping knows written as the rules' list, and the rules loading it with
+/// its edition from the data directory.
+#[test]
+fn ilab_editions_load_as_the_rules_reference_list() {
+    let (Some(xml), Some(flat)) = (shared("ilab/goods_2021.xml"), shared("ilab/list_of_goods_flat.csv")) else {
+        return;
+    };
+    let bundled = Ruleset::bundled();
+    let from_xml = cadena::import::ilab::parse_xml(&std::fs::read(&xml).unwrap(), "goods_2021.xml").unwrap();
+    assert_eq!((from_xml.edition.as_str(), from_xml.entries.len(), from_xml.rejected.len()), ("2022", 467, 0));
+    let from_csv = cadena::import::ilab::parse_flat_csv(&std::fs::read(&flat).unwrap()).unwrap();
+    assert_eq!((from_csv.edition.as_str(), from_csv.entries.len(), from_csv.rejected.len()), ("2022", 467, 0));
+    let gold_peru = from_xml.entries.iter().find(|e| e.good == "Gold" && e.country == "PE").unwrap();
+    assert!(gold_peru.forced_labor && gold_peru.child_labor);
+    let nuts_peru = from_csv.entries.iter().find(|e| e.good == "Brazil Nuts/Chestnuts" && e.country == "PE").unwrap();
+    assert!(nuts_peru.forced_labor && !nuts_peru.child_labor);
+    let written = cadena::import::ilab::to_rules_list(&from_xml, &bundled.good_names(), "goods_2021.xml");
+    assert_eq!((written.n_entries, written.unmapped_goods.len()), (314, 97));
+
+    let data_dir = tempfile::tempdir().unwrap();
+    cadena::cli::ingest_ilab(data_dir.path(), &xml, None).unwrap();
+    let ruleset = cadena::cli::load_rules(None, data_dir.path()).unwrap();
+    let list = ruleset.lists().into_iter().find(|list| list.id == "ilab_goods").unwrap();
+    assert_eq!((list.edition.as_str(), list.n_entries), ("2022", 314));
+    assert_ne!(ruleset.digest(), bundled.digest(), "the digest names the list in use");
+    assert!(ruleset.run_tests().passed(), "the rules' own cases still pass with the imported list");
+    // A later edition given by the operator is recorded as such.
+    cadena::cli::ingest_ilab(data_dir.path(), &flat, Some("2024")).unwrap();
+    let ruleset = cadena::cli::load_rules(None, data_dir.path()).unwrap();
+    let list = ruleset.lists().into_iter().find(|list| list.id == "ilab_goods").unwrap();
+    assert_eq!(list.edition, "2024");
+}
