@@ -81,7 +81,7 @@ fn yes(text: &str) -> bool {
 }
 
 /// The text of the first `<tag>…</tag>` in `xml`, with entities decoded.
-fn tag_text<'a>(xml: &'a str, tag: &str) -> Option<String> {
+fn tag_text(xml: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let start = xml.find(&open)? + open.len();
