@@ -55,13 +55,15 @@ pub async fn upload(
             Error::BadRequest(format!("format must be one of {}, not {name:?}", formats.join(", ")))
         })?),
     };
-    let kind = match (params.kind.as_deref(), format.map(Format::kinds)) {
+    // Without a kind, the file's format (given or detected) must say what it holds.
+    let implied = format.unwrap_or_else(|| Format::detect(params.name.as_deref().unwrap_or_default(), &body));
+    let kind = match (params.kind.as_deref(), Some(implied.kinds())) {
         (Some(name), _) => RecordKind::parse(name).ok_or_else(|| {
             let kinds: Vec<&str> = RecordKind::ALL.iter().map(|kind| kind.as_str()).collect();
             Error::BadRequest(format!("kind must be one of {}, not {name:?}", kinds.join(", ")))
         })?,
         (None, Some([only])) => *only,
-        (None, _) => return Err(Error::BadRequest("kind is required for this format".to_owned())),
+        (None, _) => return Err(Error::BadRequest(format!("kind is required for a {implied} file"))),
     };
     let map_entries: Vec<String> =
         params.map.iter().flat_map(|map| map.split(';')).filter(|e| !e.trim().is_empty()).map(str::to_owned).collect();

@@ -359,3 +359,64 @@ fn ilab_editions_load_as_the_rules_reference_list() {
     let list = ruleset.lists().into_iter().find(|list| list.id == "ilab_goods").unwrap();
     assert_eq!(list.edition, "2024");
 }
+
+/// `POST /v1/datasets` with a published format (detected, or given with `format=`) and
+/// with a column map.
+#[tokio::test]
+async fn the_upload_endpoint_takes_a_format_and_a_column_map() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use cadena::http::{AppState, router};
+    use cadena::service::ScreeningService;
+    use cadena::store::keys::Role;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let db = crate::harness::TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let matcher = Matcher::new(EntityIndex::open_or_create(dir.path()).unwrap(), Thresholds::default());
+    let screening = std::sync::Arc::new(ScreeningService::new(
+        db.store.clone(),
+        std::sync::Arc::new(matcher),
+        std::sync::Arc::new(Ruleset::bundled()),
+    ));
+    let app = router(AppState::new(db.store.clone(), screening));
+    let (_, key) = db.store.create_key("test", Role::Admin).await.unwrap();
+    let post = |uri: String, body: Vec<u8>| {
+        let request = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::from(body))
+            .unwrap();
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default())
+        }
+    };
+    let ftm =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/opensanctions/entities.ftm.json"))
+            .unwrap();
+    let (status, body) = post("/v1/datasets?source=os&name=entities.ftm.json".to_owned(), ftm.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!((body["dataset"]["n_inserted"].as_i64(), body["dataset"]["n_rejected"].as_i64()), (Some(3), Some(2)));
+    assert_eq!(body["rejected"][0]["field"], "properties.name");
+    assert_eq!(body["indexed"], 3);
+    let (status, _) = post("/v1/datasets?kind=watchlist&format=ftm&source=os".to_owned(), ftm).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = post("/v1/datasets?format=geojson".to_owned(), b"{}".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let csv = "C\u{f3}digo;Raz\u{f3}n Social;RUC\nP-1;Ejemplo SAC;20100070970\n".as_bytes().to_vec();
+    let uri = "/v1/datasets?kind=suppliers&source=erp&map=C%C3%B3digo%3Dsupplier_id".to_owned();
+    let (status, body) = post(uri, csv).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let supplier: Supplier = db.store.get_record("erp", "P-1").await.unwrap().unwrap();
+    assert_eq!((supplier.name.as_str(), supplier.tax_id.as_deref()), ("Ejemplo SAC", Some("20100070970")));
+    let (status, body) = post("/v1/datasets?kind=suppliers&map=x%3Dcolour".to_owned(), b"a\n1\n".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.to_string().contains("is not a suppliers field"), "{body}");
+}
