@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::audit::AuditWorker;
 use crate::http::{self, AppState};
+use crate::import::Format;
 use crate::ingest::worker::Worker;
 use crate::ingest::{self, LoadReport, LoadRequest};
 use crate::matching::index::{EntityIndex, INDEXED_KINDS};
@@ -26,43 +27,150 @@ use crate::store::{DatasetVersion, LoadStatus, Store};
 /// How many rejected rows a summary prints before pointing at `cadena datasets ID`.
 const REJECTED_ROWS_SHOWN: usize = 20;
 
-/// `cadena ingest KIND FILE`: loads the file now, or queues it for a server's worker.
+/// The file `cadena ingest` loads and how to read it.
+pub struct IngestFile<'a> {
+    pub path: &'a Path,
+    /// What it holds; a published format says so itself.
+    pub kind: Option<RecordKind>,
+    /// Its format; detected from its name and first bytes when `None`.
+    pub format: Option<Format>,
+    /// `--map COLUMN=FIELD` entries, for a CSV file.
+    pub column_map: &'a [String],
+}
+
+/// `cadena ingest [KIND] FILE`: loads the file now, or queues it for a server's worker.
+/// A published format yields its own kinds (an OCDS file: suppliers, then procurement
+/// lines), each a load of its own.
 pub async fn ingest(
     store: &Store,
     index_dir: &Path,
-    kind: RecordKind,
-    path: &Path,
+    file: IngestFile<'_>,
     source: &str,
     queue: bool,
 ) -> anyhow::Result<()> {
+    let IngestFile { path, kind, format, column_map } = file;
     let file_name = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("{file_name}: cannot read the file"))?;
+    let format = format.unwrap_or_else(|| Format::detect(&file_name, &bytes));
+    let kinds: Vec<RecordKind> = match kind {
+        Some(kind) => vec![kind],
+        None if format == Format::Csv => anyhow::bail!(
+            "{file_name}: name what the file holds, as in `cadena ingest suppliers {file_name}`, or give its --format"
+        ),
+        None => format.kinds().to_vec(),
+    };
+    let column_map = match (kinds.as_slice(), column_map.is_empty()) {
+        (_, true) => Vec::new(),
+        ([kind], false) if format == Format::Csv => {
+            crate::records::check_column_map(*kind, column_map).map_err(|err| anyhow::anyhow!(err))?
+        }
+        _ => anyhow::bail!("--map applies to CSV files of one record kind, not to {format} files"),
+    };
+    if queue && !column_map.is_empty() {
+        anyhow::bail!("--map does not go with --queue; load the file here");
+    }
     if queue {
+        if format != Format::detect(&file_name, &bytes) && format != Format::Csv {
+            anyhow::bail!("--queue reads the file's format from the file itself; load it here without --queue");
+        }
         let absolute = std::fs::canonicalize(path).with_context(|| format!("{file_name}: cannot read the file"))?;
         let absolute = absolute.to_string_lossy();
-        let new_load = NewLoad { kind, source, file_name: &file_name, file_path: Some(&absolute) };
-        let id = store.create_load(&new_load, LoadStatus::Queued).await.context("failed to queue the load")?;
-        println!("queued load {id}: {kind} from {file_name}; `cadena datasets {id}` shows its progress");
+        for kind in kinds {
+            let new_load = NewLoad { kind, source, file_name: &file_name, file_path: Some(&absolute) };
+            let id = store.create_load(&new_load, LoadStatus::Queued).await.context("failed to queue the load")?;
+            println!("queued load {id}: {kind} from {file_name}; `cadena datasets {id}` shows its progress");
+        }
         return Ok(());
     }
     store.mark_dead_loads_interrupted().await.context("failed to check for interrupted loads")?;
-    let bytes = std::fs::read(path).with_context(|| format!("{file_name}: cannot read the file"))?;
-    let request = LoadRequest { kind, source: source.to_owned(), file_name, bytes };
-    let report = ingest::load_file(store, request).await?;
-    print_load_summary(&report);
-    if INDEXED_KINDS.contains(&kind) {
-        // The load is committed whatever happens here; an index left behind is rebuilt
-        // from the store by `cadena reindex`.
-        let updated = match EntityIndex::open_or_create(index_dir) {
-            Ok(index) => index.update_from_load(store, kind, report.dataset.id).await.map(|n| (n, index.len())),
-            Err(err) => Err(err),
-        };
-        match updated {
-            Ok((n_indexed, total)) => println!("index: {n_indexed} changed records indexed ({total} entities in all)"),
-            Err(err) => eprintln!(
-                "cadena: warning: the load is saved but the search index was not updated ({err:#}); run `cadena reindex`"
-            ),
+    for kind in kinds {
+        let request =
+            LoadRequest { kind, source: source.to_owned(), file_name: file_name.clone(), bytes: bytes.clone() };
+        let options = ingest::LoadOptions { format: Some(format), column_map: column_map.clone() };
+        let report = ingest::load_file_as(store, request, &options).await?;
+        print_load_summary(&report);
+        if INDEXED_KINDS.contains(&kind) {
+            // The load is committed whatever happens here; an index left behind is rebuilt
+            // from the store by `cadena reindex`.
+            let updated = match EntityIndex::open_or_create(index_dir) {
+                Ok(index) => index.update_from_load(store, kind, report.dataset.id).await.map(|n| (n, index.len())),
+                Err(err) => Err(err),
+            };
+            match updated {
+                Ok((n_indexed, total)) => {
+                    println!("index: {n_indexed} changed records indexed ({total} entities in all)")
+                }
+                Err(err) => eprintln!(
+                    "cadena: warning: the load is saved but the search index was not updated ({err:#}); run `cadena reindex`"
+                ),
+            }
         }
     }
+    Ok(())
+}
+
+/// Whether a file is the ILAB list of goods, by its name and first bytes.
+pub fn is_ilab_file(path: &Path) -> bool {
+    let mut head = vec![0; 4096];
+    let n = std::fs::File::open(path).and_then(|mut file| std::io::Read::read(&mut file, &mut head)).unwrap_or(0);
+    Format::detect(&path.display().to_string(), &head[..n]) == Format::Ilab
+}
+
+/// `cadena ingest --format ilab FILE`: reads an edition of the ILAB list of goods (DOL's
+/// XML or the flat CSV), checks that the rules load with it, and writes it to
+/// `DATA_DIR/rules/lists/ilab_goods.toml`, which the rules then use instead of the
+/// bundled list (the ruleset digest changes with it).
+pub fn ingest_ilab(data_dir: &Path, path: &Path, edition: Option<&str>) -> anyhow::Result<()> {
+    use crate::import::ilab;
+    let file_name = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("{file_name}: cannot read the file"))?;
+    let base_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).trim_start().to_owned();
+    let mut list = if head.starts_with('<') || head.starts_with("\u{feff}<") {
+        ilab::parse_xml(&bytes, &base_name)
+    } else {
+        ilab::parse_flat_csv(&bytes)
+    }
+    .map_err(|err| anyhow::anyhow!("{file_name}: {err}"))?;
+    if let Some(edition) = edition {
+        list.edition = edition.to_owned();
+    }
+    let bundled = Ruleset::bundled();
+    let written = ilab::to_rules_list(&list, &bundled.good_names(), &base_name);
+    let target = imported_ilab_path(data_dir);
+    let root = data_dir.join("rules").display().to_string();
+    let replacements = [("lists/ilab_goods.toml".to_owned(), written.toml.clone())];
+    let ruleset = Ruleset::load_bundled_with(&root, &replacements).map_err(|err| {
+        anyhow::anyhow!("{file_name}: the rules do not load with this list, so it was not saved:\n{err}")
+    })?;
+    std::fs::create_dir_all(target.parent().unwrap_or(data_dir))
+        .with_context(|| format!("failed to create {}", target.display()))?;
+    let partial = target.with_extension("toml.partial");
+    std::fs::write(&partial, &written.toml).with_context(|| format!("failed to write {}", partial.display()))?;
+    std::fs::rename(&partial, &target).with_context(|| format!("failed to write {}", target.display()))?;
+    println!(
+        "ILAB list of goods, {} edition, from {file_name}: {} good–country rows read, {} rejected",
+        list.edition,
+        list.entries.len(),
+        list.rejected.len()
+    );
+    for reject in list.rejected.iter().take(REJECTED_ROWS_SHOWN) {
+        println!("  {file_name}:{}: {}: {}", reject.line, reject.path, reject.reason);
+    }
+    if !written.unmapped_goods.is_empty() {
+        println!(
+            "  {} goods are not in the goods mapping (lists/goods.toml) and were left out: {}",
+            written.unmapped_goods.len(),
+            written.unmapped_goods.join(", ")
+        );
+    }
+    println!(
+        "wrote {} entries to {}; the rules now use it (ruleset {}, digest {})",
+        written.n_entries,
+        target.display(),
+        ruleset.version(),
+        &ruleset.digest()[..12]
+    );
     Ok(())
 }
 
@@ -137,12 +245,13 @@ async fn open_matcher(store: &Store, index_dir: &Path) -> anyhow::Result<Matcher
 /// file against the watchlists and the risk rules.
 pub async fn screen(
     store: &Store,
+    data_dir: &Path,
     index_dir: &Path,
     rules_dir: Option<&Path>,
     input: &Path,
     output: &Path,
 ) -> anyhow::Result<()> {
-    let ruleset = load_rules(rules_dir)?;
+    let ruleset = load_rules(rules_dir, data_dir)?;
     let matcher = open_matcher(store, index_dir).await?;
     let file_name = input.display().to_string();
     let bytes = std::fs::read(input).with_context(|| format!("{file_name}: cannot read the file"))?;
@@ -289,6 +398,7 @@ fn print_load_table(loads: &[DatasetVersion]) {
 /// Ctrl-C or SIGTERM; a load in progress is finished before the process exits.
 pub async fn serve(
     store: Store,
+    data_dir: &Path,
     index_dir: &Path,
     rules_dir: Option<&Path>,
     bind: SocketAddr,
@@ -298,7 +408,7 @@ pub async fn serve(
     if !rate_limit.is_finite() || rate_limit <= 0.0 {
         anyhow::bail!("--rate-limit must be a positive number of requests per second, not {rate_limit}");
     }
-    let ruleset = Arc::new(load_rules(rules_dir)?);
+    let ruleset = Arc::new(load_rules(rules_dir, data_dir)?);
     let index = Arc::new(open_index(&store, index_dir).await?);
     if demo {
         println!("loading the demo dataset (fictional names) …");
@@ -357,11 +467,25 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// The rule set of `--rules-dir`, or the bundled one. Problems are printed one per
-/// line as `file:line: message`.
-fn load_rules(rules_dir: Option<&Path>) -> anyhow::Result<Ruleset> {
+/// Where `cadena ingest --format ilab` keeps the ILAB list it loaded, under the data directory.
+pub fn imported_ilab_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("rules").join("lists").join("ilab_goods.toml")
+}
+
+/// The rule set of `--rules-dir`, or the bundled one with the ILAB list the operator
+/// loaded into the data directory, if any. Problems are printed one per line as
+/// `file:line: message`.
+pub fn load_rules(rules_dir: Option<&Path>, data_dir: &Path) -> anyhow::Result<Ruleset> {
+    let imported = imported_ilab_path(data_dir);
     let (loaded, name) = match rules_dir {
         Some(dir) => (Ruleset::load_dir(dir), dir.display().to_string()),
+        None if imported.exists() => {
+            let text = std::fs::read_to_string(&imported)
+                .with_context(|| format!("{}: cannot read the imported ILAB list", imported.display()))?;
+            let root = data_dir.join("rules").display().to_string();
+            let replacements = [("lists/ilab_goods.toml".to_owned(), text)];
+            (Ruleset::load_bundled_with(&root, &replacements), format!("the bundled rules with {}", imported.display()))
+        }
         None => (Ruleset::load_bundled(), "the bundled rules".to_owned()),
     };
     loaded.map_err(|RulesError { problems }| {
@@ -374,8 +498,8 @@ fn load_rules(rules_dir: Option<&Path>) -> anyhow::Result<Ruleset> {
 }
 
 /// `cadena rules check`: loads the rules and describes them, or lists every problem.
-pub fn rules_check(rules_dir: Option<&Path>) -> anyhow::Result<()> {
-    let ruleset = load_rules(rules_dir)?;
+pub fn rules_check(rules_dir: Option<&Path>, data_dir: &Path) -> anyhow::Result<()> {
+    let ruleset = load_rules(rules_dir, data_dir)?;
     println!("ruleset {} ({} rules), digest {}", ruleset.version(), ruleset.rule_ids().count(), ruleset.digest());
     for list in ruleset.lists() {
         println!("  list {}: {} entries; {}, {} edition", list.id, list.n_entries, list.source, list.edition);
@@ -385,8 +509,8 @@ pub fn rules_check(rules_dir: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// `cadena rules test`: runs every rule's test cases.
-pub fn rules_test(rules_dir: Option<&Path>) -> anyhow::Result<()> {
-    let ruleset = load_rules(rules_dir)?;
+pub fn rules_test(rules_dir: Option<&Path>, data_dir: &Path) -> anyhow::Result<()> {
+    let ruleset = load_rules(rules_dir, data_dir)?;
     let report = ruleset.run_tests();
     for failure in &report.failures {
         println!("{failure}");

@@ -9,6 +9,7 @@
 //! - `taxid`: tax-id validation per country (RUC, NIT, RUT, RFC, CUIT, CNPJ, CPF).
 //! - `csv_reader`: reading real-world CSV files (encoding and delimiter detection).
 //! - `store`: the SQL system of record (SQLite or PostgreSQL): records, loads, rejected rows.
+//! - `import`: published formats (OCDS, Lista Suja, CBP WRO, …) turned into records.
 //! - `ingest`: loading files into the store, and the background ingestion worker.
 //! - `http`: the HTTP API served by `cadena serve`.
 //! - `demo`: the bundled, fictional demo dataset.
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod csv_reader;
 pub mod demo;
 pub mod http;
+pub mod import;
 pub mod ingest;
 pub mod matching;
 pub mod records;

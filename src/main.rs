@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use cadena::cli;
+use cadena::import::Format;
 use cadena::ingest::DEFAULT_SOURCE;
 use cadena::matching::SearchQuery;
 use cadena::records::RecordKind;
@@ -47,12 +48,25 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
-    /// Load a CSV file of one record kind into the store and print what happened.
+    /// Load a file into the store and print what happened: `cadena ingest KIND FILE` for
+    /// a CSV of one record kind, `cadena ingest FILE` for a published format (OCDS,
+    /// Lista Suja, CBP WRO), which is detected or given with --format.
     Ingest {
-        /// What the file holds.
-        kind: RecordKind,
-        /// The CSV file (UTF-8 or Windows-1252; comma, semicolon or tab).
-        file: PathBuf,
+        /// What the file holds (watchlist, suppliers, agencies, procurements, licences),
+        /// or the file itself when its format tells what it holds.
+        kind_or_file: String,
+        /// The file (CSV in UTF-8 or Windows-1252 with comma, semicolon or tab; or JSON).
+        file: Option<PathBuf>,
+        /// The file's format; detected from its name and first bytes when not given.
+        #[arg(long)]
+        format: Option<Format>,
+        /// Send a CSV column to a field, as `--map 'Razón Social=name'` (repeatable);
+        /// common Spanish, Portuguese and English header names are recognised without it.
+        #[arg(long = "map", value_name = "COLUMN=FIELD")]
+        map: Vec<String>,
+        /// For the ILAB list: its edition (such as 2024), when the file does not say.
+        #[arg(long)]
+        edition: Option<String>,
         /// Where the rows come from; a row's id is unique within its source, so loading
         /// the same ids into the same source again updates them.
         #[arg(long, default_value = DEFAULT_SOURCE)]
@@ -182,26 +196,42 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Rules { action, rules_dir } = &cli.command {
         return match action {
-            RulesAction::Check => cli::rules_check(rules_dir.as_deref()),
-            RulesAction::Test => cli::rules_test(rules_dir.as_deref()),
+            RulesAction::Check => cli::rules_check(rules_dir.as_deref(), &cli.store.data_dir),
+            RulesAction::Test => cli::rules_test(rules_dir.as_deref(), &cli.store.data_dir),
         };
     }
     let store = Store::open(&cli.store).await?;
     let index_dir = cli.store.index_dir();
+    let data_dir = cli.store.data_dir.clone();
     match cli.command {
         Command::Serve { bind, demo, rules_dir, rate_limit } => {
-            cli::serve(store, &index_dir, rules_dir.as_deref(), bind, demo, rate_limit).await
+            cli::serve(store, &data_dir, &index_dir, rules_dir.as_deref(), bind, demo, rate_limit).await
         }
         Command::Keys { action: KeysAction::Create { role, name } } => cli::keys_create(&store, role, &name).await,
         Command::Keys { action: KeysAction::List } => cli::keys_list(&store).await,
         Command::Keys { action: KeysAction::Revoke { id } } => cli::keys_revoke(&store, id).await,
-        Command::Ingest { kind, file, source, queue } => {
-            cli::ingest(&store, &index_dir, kind, &file, &source, queue).await
+        Command::Ingest { kind_or_file, file, format, map, edition, source, queue } => {
+            let (kind, file) = match file {
+                Some(file) => {
+                    let kind = <RecordKind as clap::ValueEnum>::from_str(&kind_or_file, true).map_err(|_| {
+                        anyhow::anyhow!(
+                            "{kind_or_file:?} is not a record kind (watchlist, suppliers, agencies, procurements, licences)"
+                        )
+                    })?;
+                    (Some(kind), file)
+                }
+                None => (None, PathBuf::from(kind_or_file)),
+            };
+            if format == Some(Format::Ilab) || (kind.is_none() && cli::is_ilab_file(&file)) {
+                return cli::ingest_ilab(&data_dir, &file, edition.as_deref());
+            }
+            let file = cli::IngestFile { path: &file, kind, format, column_map: &map };
+            cli::ingest(&store, &index_dir, file, &source, queue).await
         }
         Command::Reindex => cli::reindex(&store, &index_dir).await,
         Command::CheckIndex { repair } => cli::check_index(&store, &index_dir, repair).await,
         Command::Screen { file, out, rules_dir } => {
-            cli::screen(&store, &index_dir, rules_dir.as_deref(), &file, &out).await
+            cli::screen(&store, &data_dir, &index_dir, rules_dir.as_deref(), &file, &out).await
         }
         Command::Search { text, kind, country, region, status, limit, json } => {
             let query = SearchQuery::from_user(text, kind, country, region, status, limit)

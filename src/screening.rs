@@ -13,6 +13,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::csv_reader::CsvFile;
+use crate::import::Format;
 use crate::matching::{Match, Matcher, ScreeningQuery, Signal, Strength, TaxIdEvidence};
 use crate::records::{Agency, ColumnMap, LicenceEntry, ProcurementLine, RecordKind, Supplier, parse_row};
 use crate::rules::{AgencyFacts, Assessment, MatchStrength, Ruleset, Subject, WatchlistHit};
@@ -36,6 +37,7 @@ pub const REPORT_COLUMNS: &[&str] = &[
     "risk_band",
     "rules_fired",
     "data_gaps",
+    "goods",
     "error",
 ];
 
@@ -63,6 +65,9 @@ pub struct ReportRow {
     pub rules_fired: String,
     /// The ids of the rules that missing data left unknown, `|`-separated.
     pub data_gaps: String,
+    /// The ILAB goods a procurement line's item maps to, `|`-separated.
+    #[serde(default)]
+    pub goods: String,
     pub error: String,
 }
 
@@ -246,6 +251,10 @@ impl Screener<'_> {
         row.risk_band = assessment.band.as_str().to_owned();
         row.rules_fired = assessment.fired.iter().map(|rule| rule.id.as_str()).collect::<Vec<_>>().join("|");
         row.data_gaps = assessment.data_gaps.iter().map(|gap| gap.rule_id.as_str()).collect::<Vec<_>>().join("|");
+        if let Input::Line(line) = input {
+            row.goods =
+                self.ruleset.goods_of_item(line.item_code.as_deref(), line.item_description.as_deref()).join("|");
+        }
         Ok(row)
     }
 }
@@ -309,6 +318,9 @@ pub fn explain(found: &Match) -> String {
 /// A file's rows, parsed: each is an input or the errors that kept it from being one.
 struct ParsedFile {
     rows: Vec<(u64, Result<Input, String>)>,
+    /// Suppliers the file itself describes (an OCDS package's parties), used where the
+    /// store does not hold them.
+    suppliers: Vec<Supplier>,
 }
 
 impl ParsedFile {
@@ -354,6 +366,9 @@ pub fn screening_columns(file_name: &str, header: &[String]) -> Result<(RecordKi
 }
 
 fn parse_file(file_name: &str, bytes: Vec<u8>) -> anyhow::Result<ParsedFile> {
+    if Format::detect(file_name, &bytes) == Format::Ocds {
+        return parse_ocds(file_name, &bytes);
+    }
     let file = CsvFile::from_bytes(file_name, bytes);
     let (header, rows) = file.rows().map_err(|err| anyhow::anyhow!("{err}"))?;
     let (kind, columns) = screening_columns(file_name, &header).map_err(|message| anyhow::anyhow!(message))?;
@@ -377,7 +392,24 @@ fn parse_file(file_name: &str, bytes: Vec<u8>) -> anyhow::Result<ParsedFile> {
             Err(err) => (err.line, Err(format!("{file_name}:{}: row: {}", err.line, err.reason))),
         })
         .collect();
-    Ok(ParsedFile { rows })
+    Ok(ParsedFile { rows, suppliers: Vec::new() })
+}
+
+/// An OCDS file's awarded lines as inputs, in file order, with its suppliers; the parts
+/// that could not be read are rows with their JSON path and reason.
+fn parse_ocds(file_name: &str, bytes: &[u8]) -> anyhow::Result<ParsedFile> {
+    let data = crate::import::ocds::parse(bytes).map_err(|err| anyhow::anyhow!("{file_name}: {err}"))?;
+    let mut rows: Vec<(u64, Result<Input, String>)> = data
+        .rejected
+        .iter()
+        .map(|reject| {
+            (reject.line.max(0) as u64, Err(format!("{file_name}:{}: {}: {}", reject.line, reject.path, reject.reason)))
+        })
+        .collect();
+    rows.extend(data.lines.into_iter().map(|located| (located.line.max(0) as u64, Ok(Input::Line(located.record)))));
+    rows.sort_by_key(|(line, _)| *line);
+    let suppliers = data.suppliers.into_iter().map(|located| located.record).collect();
+    Ok(ParsedFile { rows, suppliers })
 }
 
 /// A file ready to screen: its rows parsed and the records they refer to read.
@@ -387,11 +419,16 @@ pub struct PreparedFile {
 }
 
 impl PreparedFile {
-    /// Parses a supplier or procurement CSV file (the kind is told by its header) and
+    /// Parses a supplier or procurement CSV file (the kind is told by its header), or an
+    /// OCDS file (one row per awarded line, its suppliers from the file itself), and
     /// reads from the store the suppliers, agencies and licence entries its rows refer to.
     pub async fn read(store: &Store, file_name: &str, bytes: Vec<u8>) -> anyhow::Result<PreparedFile> {
         let parsed = parse_file(file_name, bytes)?;
-        let context = Context::load(store, &parsed.supplier_ids(), &parsed.agency_ids()).await?;
+        let mut context = Context::load(store, &parsed.supplier_ids(), &parsed.agency_ids()).await?;
+        for supplier in &parsed.suppliers {
+            // A supplier the store holds may know more (its labour profile); it wins.
+            context.suppliers.entry(supplier.supplier_id.clone()).or_insert_with(|| supplier.clone());
+        }
         Ok(PreparedFile { parsed, context })
     }
 
@@ -505,6 +542,7 @@ pub fn write_report_csv(rows: &[ReportRow], out: impl Write) -> anyhow::Result<(
             row.risk_band.clone(),
             row.rules_fired.clone(),
             row.data_gaps.clone(),
+            row.goods.clone(),
             row.error.clone(),
         ];
         writer.write_record(cells.iter().map(|cell| neutralise_formula(cell).into_owned()))?;

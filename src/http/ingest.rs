@@ -1,4 +1,4 @@
-//! Ingestion uploads (admin): a CSV file loaded now, then indexed.
+//! Ingestion uploads (admin): a file loaded now (CSV or a published format), then indexed.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -8,14 +8,20 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::{ADMINS, AppState, Caller, Error};
-use crate::ingest::{self, DEFAULT_SOURCE, FileError, LoadRequest};
-use crate::records::RecordKind;
+use crate::import::Format;
+use crate::ingest::{self, DEFAULT_SOURCE, FileError, LoadOptions, LoadRequest};
+use crate::records::{RecordKind, check_column_map};
 use crate::store::{DatasetVersion, RejectedRow};
 
 #[derive(Debug, Deserialize)]
 pub struct UploadParams {
-    /// What the file holds: watchlist, suppliers, agencies, procurements or licences.
-    kind: String,
+    /// What the file holds: watchlist, suppliers, agencies, procurements or licences
+    /// (may be left out for a format that holds one kind, such as lista-suja).
+    kind: Option<String>,
+    /// The file's format (csv, ocds, lista-suja, cbp); detected when not given.
+    format: Option<String>,
+    /// CSV columns sent to fields: `COLUMN=FIELD;COLUMN=FIELD`.
+    map: Option<String>,
     /// Where the rows come from (default `local`).
     source: Option<String>,
     /// The file's name, for messages (default `upload.csv`).
@@ -32,8 +38,8 @@ pub struct Uploaded {
     indexed: u64,
 }
 
-/// `POST /v1/datasets?kind=…&source=…&name=…` with the CSV file as the body.
-#[utoipa::path(post, path = "/v1/datasets", tag = "datasets", security(("api_key" = [])), params(("kind" = String, Query, description = "watchlist, suppliers, agencies, procurements or licences"), ("source" = Option<String>, Query), ("name" = Option<String>, Query)), request_body(content = String, content_type = "text/csv"), responses((status = 201, body = Uploaded), (status = 400), (status = 401), (status = 403)))]
+/// `POST /v1/datasets?kind=…&format=…&map=…&source=…&name=…` with the file as the body.
+#[utoipa::path(post, path = "/v1/datasets", tag = "datasets", security(("api_key" = [])), params(("kind" = Option<String>, Query, description = "watchlist, suppliers, agencies, procurements or licences"), ("format" = Option<String>, Query, description = "csv, ocds, lista-suja or cbp; detected when not given"), ("map" = Option<String>, Query, description = "CSV columns sent to fields: COLUMN=FIELD;COLUMN=FIELD"), ("source" = Option<String>, Query), ("name" = Option<String>, Query)), request_body(content = String, content_type = "text/csv"), responses((status = 201, body = Uploaded), (status = 400), (status = 401), (status = 403)))]
 pub async fn upload(
     caller: Caller,
     State(state): State<AppState>,
@@ -42,17 +48,34 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<Uploaded>), Error> {
     caller.require(ADMINS)?;
     let Query(params) = params?;
-    let kind = RecordKind::parse(&params.kind).ok_or_else(|| {
-        let kinds: Vec<&str> = RecordKind::ALL.iter().map(|kind| kind.as_str()).collect();
-        Error::BadRequest(format!("kind must be one of {}, not {:?}", kinds.join(", "), params.kind))
-    })?;
+    let format = match params.format.as_deref() {
+        None => None,
+        Some(name) => Some(Format::parse(name).ok_or_else(|| {
+            let formats: Vec<&str> = Format::ALL.iter().map(|format| format.as_str()).collect();
+            Error::BadRequest(format!("format must be one of {}, not {name:?}", formats.join(", ")))
+        })?),
+    };
+    // Without a kind, the file's format (given or detected) must say what it holds.
+    let implied = format.unwrap_or_else(|| Format::detect(params.name.as_deref().unwrap_or_default(), &body));
+    let kind = match (params.kind.as_deref(), Some(implied.kinds())) {
+        (Some(name), _) => RecordKind::parse(name).ok_or_else(|| {
+            let kinds: Vec<&str> = RecordKind::ALL.iter().map(|kind| kind.as_str()).collect();
+            Error::BadRequest(format!("kind must be one of {}, not {name:?}", kinds.join(", ")))
+        })?,
+        (None, Some([only])) => *only,
+        (None, _) => return Err(Error::BadRequest(format!("kind is required for a {implied} file"))),
+    };
+    let map_entries: Vec<String> =
+        params.map.iter().flat_map(|map| map.split(';')).filter(|e| !e.trim().is_empty()).map(str::to_owned).collect();
+    let column_map = check_column_map(kind, &map_entries).map_err(Error::BadRequest)?;
+    let options = LoadOptions { format, column_map };
     let request = LoadRequest {
         kind,
         source: params.source.unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
         file_name: params.name.unwrap_or_else(|| "upload.csv".to_owned()),
         bytes: body.to_vec(),
     };
-    let report = match ingest::load_file(&state.store, request).await {
+    let report = match ingest::load_file_as(&state.store, request, &options).await {
         Ok(report) => report,
         Err(err) => match err.downcast_ref::<FileError>() {
             Some(file_error) => return Err(Error::BadRequest(file_error.message.clone())),

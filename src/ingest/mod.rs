@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::csv_reader::{CsvFile, CsvRow};
+use crate::import::{self, Format, Located, Reject};
 use crate::records::{
     Agency, ColumnMap, LicenceEntry, ProcurementLine, Record, RecordKind, Supplier, WatchlistEntry, parse_row,
 };
@@ -56,19 +57,49 @@ pub struct FileError {
     pub message: String,
 }
 
-/// Records a new load and runs it in this process.
+/// How to read a file, beyond what it says itself.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The file's format; detected from its name and first bytes when `None`.
+    pub format: Option<Format>,
+    /// CSV columns sent to fields (header name, field name), as `--map 'Razón Social=name'`;
+    /// check them with `records::check_column_map`.
+    pub column_map: Vec<(String, String)>,
+}
+
+/// Records a new load and runs it in this process; the file's format is detected.
 pub async fn load_file(store: &Store, request: LoadRequest) -> anyhow::Result<LoadReport> {
+    load_file_as(store, request, &LoadOptions::default()).await
+}
+
+/// Records a new load and runs it, reading the file as `options` say.
+pub async fn load_file_as(store: &Store, request: LoadRequest, options: &LoadOptions) -> anyhow::Result<LoadReport> {
     let new_load =
         NewLoad { kind: request.kind, source: &request.source, file_name: &request.file_name, file_path: None };
     let dataset_id = store.create_load(&new_load, LoadStatus::Running).await.context("failed to record the load")?;
-    run_load(store, dataset_id, request).await
+    run_load_as(store, dataset_id, request, options).await
 }
 
 /// Runs a load already recorded as running: parses, validates and writes the file.
 /// A file that cannot be read is recorded as a failed load and returned as [`FileError`];
 /// so is a load the database refused, with nothing of it applied.
 pub async fn run_load(store: &Store, dataset_id: i64, request: LoadRequest) -> anyhow::Result<LoadReport> {
-    let rejected = match write_load(store, dataset_id, request).await {
+    run_load_as(store, dataset_id, request, &LoadOptions::default()).await
+}
+
+/// [`run_load`], reading the file as `options` say.
+pub async fn run_load_as(
+    store: &Store,
+    dataset_id: i64,
+    request: LoadRequest,
+    options: &LoadOptions,
+) -> anyhow::Result<LoadReport> {
+    let format = options.format.unwrap_or_else(|| {
+        // A CSV of published columns loaded as another kind is read as cadena's own CSV.
+        let detected = Format::detect(&request.file_name, &request.bytes);
+        if detected == Format::Ocds || detected.kinds().contains(&request.kind) { detected } else { Format::Csv }
+    });
+    let rejected = match write_load(store, dataset_id, request, format, options.column_map.clone()).await {
         Ok(rejected) => rejected,
         Err(err) => {
             store.fail_load(dataset_id, &format!("{err:#}")).await.context("failed to record the failed load")?;
@@ -81,12 +112,21 @@ pub async fn run_load(store: &Store, dataset_id: i64, request: LoadRequest) -> a
 }
 
 /// Parses the file on a blocking thread and writes what it yields in one transaction.
-async fn write_load(store: &Store, dataset_id: i64, request: LoadRequest) -> anyhow::Result<Vec<RejectedRow>> {
+async fn write_load(
+    store: &Store,
+    dataset_id: i64,
+    request: LoadRequest,
+    format: Format,
+    column_map: Vec<(String, String)>,
+) -> anyhow::Result<Vec<RejectedRow>> {
     let file_sha256 = hex::encode(Sha256::digest(&request.bytes));
     let (chunk_tx, mut chunk_rx) = mpsc::channel::<ParsedChunk>(4);
     let kind = request.kind;
     let file_name = request.file_name.clone();
-    let parser = tokio::task::spawn_blocking(move || parse_file(kind, file_name, request.bytes, chunk_tx));
+    let parser = tokio::task::spawn_blocking(move || match format {
+        Format::Csv => parse_file(kind, file_name, request.bytes, &column_map, chunk_tx),
+        _ => parse_import(format, kind, &file_name, &request.bytes, chunk_tx),
+    });
 
     let mut tx = match store.backend() {
         // IMMEDIATE takes SQLite's write lock now, so that reading existing hashes and
@@ -105,7 +145,7 @@ async fn write_load(store: &Store, dataset_id: i64, request: LoadRequest) -> any
         counts.n_rejected += chunk.n_rejected_rows as i64;
         rejected.extend(chunk.rejected);
     }
-    let file_info = parser.await.context("the CSV parser stopped unexpectedly")??;
+    let file_info = parser.await.context("the file's parser stopped unexpectedly")??;
     datasets::insert_rejected_rows(&mut tx, dataset_id, &rejected).await.context("failed to store rejected rows")?;
     datasets::complete_load(&mut tx, dataset_id, &file_sha256, file_info.encoding, file_info.delimiter, &counts)
         .await
@@ -161,25 +201,27 @@ fn parse_file(
     kind: RecordKind,
     file_name: String,
     bytes: Vec<u8>,
+    column_map: &[(String, String)],
     chunk_tx: mpsc::Sender<ParsedChunk>,
 ) -> Result<FileInfo, FileError> {
     match kind {
-        RecordKind::Watchlist => parse_records::<WatchlistEntry>(file_name, bytes, chunk_tx),
-        RecordKind::Suppliers => parse_records::<Supplier>(file_name, bytes, chunk_tx),
-        RecordKind::Agencies => parse_records::<Agency>(file_name, bytes, chunk_tx),
-        RecordKind::Procurements => parse_records::<ProcurementLine>(file_name, bytes, chunk_tx),
-        RecordKind::Licences => parse_records::<LicenceEntry>(file_name, bytes, chunk_tx),
+        RecordKind::Watchlist => parse_records::<WatchlistEntry>(file_name, bytes, column_map, chunk_tx),
+        RecordKind::Suppliers => parse_records::<Supplier>(file_name, bytes, column_map, chunk_tx),
+        RecordKind::Agencies => parse_records::<Agency>(file_name, bytes, column_map, chunk_tx),
+        RecordKind::Procurements => parse_records::<ProcurementLine>(file_name, bytes, column_map, chunk_tx),
+        RecordKind::Licences => parse_records::<LicenceEntry>(file_name, bytes, column_map, chunk_tx),
     }
 }
 
 fn parse_records<R: Record>(
     file_name: String,
     bytes: Vec<u8>,
+    column_map: &[(String, String)],
     chunk_tx: mpsc::Sender<ParsedChunk>,
 ) -> Result<FileInfo, FileError> {
     let file = CsvFile::from_bytes(file_name, bytes);
     let (header, rows) = file.rows().map_err(|err| FileError { message: err.to_string() })?;
-    let columns = ColumnMap::new(R::KIND, &header)
+    let columns = ColumnMap::with_map(R::KIND, &header, column_map)
         .map_err(|missing| FileError { message: missing_columns_message(&file.name, &header, R::KIND, &missing) })?;
     let file_info = FileInfo { encoding: file.encoding.name(), delimiter: file.delimiter_name() };
 
@@ -242,4 +284,108 @@ fn prepare_row<R: Record>(
             Ok(prepared)
         }
     }
+}
+
+/// Parses a file in one of the published formats (`import`) and sends its records of
+/// the load's kind to the writer. The line of a rejected record is its line or its
+/// position in the file, and its field the JSON path or column at fault.
+fn parse_import(
+    format: Format,
+    kind: RecordKind,
+    file_name: &str,
+    bytes: &[u8],
+    chunk_tx: mpsc::Sender<ParsedChunk>,
+) -> Result<FileInfo, FileError> {
+    let fail = |message: String| FileError { message: format!("{file_name}: {message}") };
+    let wrong_kind = || {
+        let kinds: Vec<&str> = format.kinds().iter().map(|kind| kind.as_str()).collect();
+        fail(format!("a {format} file holds {}, not {kind}", kinds.join(" and ")))
+    };
+    let file_info = FileInfo { encoding: "UTF-8", delimiter: format.as_str() };
+    match (format, kind) {
+        (Format::Ocds, RecordKind::Suppliers | RecordKind::Procurements) => {
+            let data = import::ocds::parse(bytes).map_err(|err| fail(err.0))?;
+            if kind == RecordKind::Suppliers {
+                let mut rejected = data.rejected;
+                rejected.extend(data.rejected_suppliers);
+                send_imported(data.suppliers, rejected, chunk_tx);
+            } else {
+                send_imported(data.lines, data.rejected, chunk_tx);
+            }
+        }
+        (Format::ListaSuja, RecordKind::Watchlist) => {
+            let (entries, rejected) = import::lista_suja::parse(bytes).map_err(|err| fail(err.0))?;
+            send_imported(entries, rejected, chunk_tx);
+        }
+        (Format::Ftm | Format::OpensanctionsCsv, RecordKind::Watchlist) => {
+            let parsed = match format {
+                Format::Ftm => import::opensanctions::parse_ftm(bytes),
+                _ => import::opensanctions::parse_simple_csv(bytes),
+            }
+            .map_err(|err| fail(err.0))?;
+            send_imported(parsed.entries, parsed.rejected, chunk_tx);
+        }
+        (Format::Cbp, RecordKind::Watchlist) => {
+            let (entries, rejected) = import::cbp::parse(bytes).map_err(|err| fail(err.0))?;
+            send_imported(entries, rejected, chunk_tx);
+        }
+        (Format::Ilab, _) => {
+            return Err(fail(
+                "the ILAB list of goods is the rules' reference list, not records: load it with \
+                 `cadena ingest --format ilab FILE`"
+                    .to_owned(),
+            ));
+        }
+        _ => return Err(wrong_kind()),
+    }
+    Ok(file_info)
+}
+
+/// Prepares imported records and sends them to the writer in chunks, with the rejects.
+/// A key seen twice keeps its first record and rejects the other, as in a CSV file.
+fn send_imported<R: Record>(records: Vec<Located<R>>, rejects: Vec<Reject>, chunk_tx: mpsc::Sender<ParsedChunk>) {
+    let mut chunk = ParsedChunk {
+        n_rejected_rows: rejects.len(),
+        rejected: rejects
+            .into_iter()
+            .map(|reject| RejectedRow { line: reject.line, field: reject.path, reason: reject.reason })
+            .collect(),
+        ..ParsedChunk::default()
+    };
+    let mut first_of_key: HashMap<String, (i64, String)> = HashMap::new();
+    for located in records {
+        let field = if located.path.is_empty() { "row".to_owned() } else { located.path.clone() };
+        let prepared = match records::prepare(&located.record) {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                chunk.n_rejected_rows += 1;
+                chunk.rejected.push(RejectedRow {
+                    line: located.line,
+                    field,
+                    reason: format!("could not prepare the record: {err}"),
+                });
+                continue;
+            }
+        };
+        match first_of_key.entry(prepared.key.clone()) {
+            Entry::Occupied(first) => {
+                let (line, path) = first.get();
+                chunk.n_rejected_rows += 1;
+                chunk.rejected.push(RejectedRow {
+                    line: located.line,
+                    field,
+                    reason: format!("{:?} repeats the key of {line} {path} (the first is kept)", prepared.key),
+                });
+                continue;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert((located.line, located.path));
+            }
+        }
+        chunk.records.push(prepared);
+        if chunk.records.len() >= CHUNK_SIZE && chunk_tx.blocking_send(std::mem::take(&mut chunk)).is_err() {
+            return;
+        }
+    }
+    let _ = chunk_tx.blocking_send(chunk);
 }

@@ -461,16 +461,61 @@ pub struct ColumnMap {
 
 impl ColumnMap {
     /// Maps a file's header onto a kind's schema. Header names are compared after
-    /// trimming, lower-casing and turning spaces and hyphens into underscores, so
-    /// `Supplier ID` is `supplier_id`. Fails, naming every missing column, when a
-    /// required column is absent.
+    /// trimming, lower-casing, removing accents and turning spaces, hyphens, slashes and
+    /// dots into underscores, so `Supplier ID` is `supplier_id`; a column that is no
+    /// field's name but a known Spanish, Portuguese or English name for one
+    /// ([`header_aliases`]: `Razón Social`, `RUC`, `CNPJ`, `país`, …) maps onto that field
+    /// when no column has the field's own name. Fails, naming every missing column, when
+    /// a required column is absent.
     pub fn new(kind: RecordKind, header: &[String]) -> Result<ColumnMap, Vec<&'static str>> {
+        ColumnMap::with_map(kind, header, &[])
+    }
+
+    /// As [`ColumnMap::new`], with the columns of `map` (header name, field name) sent to
+    /// those fields first, as `--map 'Razón Social=name'` asks. Unknown field names in
+    /// `map` are ignored here; [`check_column_map`] reports them.
+    pub fn with_map(
+        kind: RecordKind,
+        header: &[String],
+        map: &[(String, String)],
+    ) -> Result<ColumnMap, Vec<&'static str>> {
         let names: Vec<String> = header.iter().map(|name| normalise_header(name)).collect();
-        let field_columns: Vec<(Field, Option<usize>)> = kind
-            .fields()
+        let csv_fields: Vec<Field> =
+            kind.fields().iter().filter(|field| field.origin == Origin::Csv).copied().collect();
+        let mut claimed: Vec<Option<&'static str>> = vec![None; names.len()];
+        // The operator's map first, then the fields' own names, then the aliases.
+        for (column, field_name) in map {
+            let column = normalise_header(column);
+            let field_name = normalise_header(field_name);
+            let field = csv_fields.iter().find(|field| field.name == field_name);
+            if let (Some(idx), Some(field)) = (names.iter().position(|name| *name == column), field)
+                && !claimed.contains(&Some(field.name))
+            {
+                claimed[idx] = Some(field.name);
+            }
+        }
+        for field in &csv_fields {
+            if claimed.contains(&Some(field.name)) {
+                continue;
+            }
+            if let Some(idx) =
+                names.iter().enumerate().position(|(idx, name)| claimed[idx].is_none() && name == field.name)
+            {
+                claimed[idx] = Some(field.name);
+            }
+        }
+        for (alias, field_name) in header_aliases(kind) {
+            if claimed.contains(&Some(*field_name)) {
+                continue;
+            }
+            if let Some(idx) = names.iter().enumerate().position(|(idx, name)| claimed[idx].is_none() && name == alias)
+            {
+                claimed[idx] = Some(field_name);
+            }
+        }
+        let field_columns: Vec<(Field, Option<usize>)> = csv_fields
             .iter()
-            .filter(|field| field.origin == Origin::Csv)
-            .map(|field| (*field, names.iter().position(|name| name == field.name)))
+            .map(|field| (*field, claimed.iter().position(|claim| *claim == Some(field.name))))
             .collect();
         let missing: Vec<&'static str> = field_columns
             .iter()
@@ -480,11 +525,14 @@ impl ColumnMap {
         if !missing.is_empty() {
             return Err(missing);
         }
-        let extra_columns = names
+        // Extra attributes keep their names as written (lower case, `_` for spaces).
+        let extra_columns = header
             .iter()
             .enumerate()
-            .filter(|(idx, name)| !name.is_empty() && !field_columns.iter().any(|(_, column)| *column == Some(*idx)))
-            .map(|(idx, name)| (idx, name.clone()))
+            .filter(|(idx, _)| !names[*idx].is_empty() && claimed[*idx].is_none())
+            .map(|(idx, name)| {
+                (idx, name.trim().trim_start_matches('\u{feff}').to_lowercase().replace([' ', '-'], "_"))
+            })
             .collect();
         Ok(ColumnMap { field_columns, extra_columns })
     }
@@ -493,10 +541,264 @@ impl ColumnMap {
     pub fn extra_column_names(&self) -> impl Iterator<Item = &str> {
         self.extra_columns.iter().map(|(_, name)| name.as_str())
     }
+
+    /// Which column (by index) each mapped field reads.
+    pub fn mapped_fields(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+        self.field_columns.iter().filter_map(|(field, column)| Some((field.name, (*column)?)))
+    }
 }
 
-fn normalise_header(name: &str) -> String {
-    name.trim().trim_start_matches('\u{feff}').to_lowercase().replace([' ', '-'], "_")
+/// Parses `--map` entries (`Column Name=field`), checking that each field is a CSV field
+/// of the kind; the error names every bad entry and the fields there are.
+pub fn check_column_map(kind: RecordKind, entries: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut map = Vec::new();
+    let mut problems = Vec::new();
+    for entry in entries {
+        match entry.rsplit_once('=') {
+            Some((column, field)) if kind.csv_columns().any(|name| name == normalise_header(field)) => {
+                map.push((column.trim().to_owned(), normalise_header(field)));
+            }
+            Some((_, field)) => problems.push(format!("{field:?} is not a {kind} field")),
+            None => problems.push(format!("{entry:?} is not COLUMN=FIELD")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(map)
+    } else {
+        Err(format!(
+            "--map: {} (the {kind} fields: {})",
+            problems.join("; "),
+            kind.csv_columns().collect::<Vec<_>>().join(", ")
+        ))
+    }
+}
+
+/// Header names that other systems export, in Spanish, Portuguese and English, as
+/// normalised by the column map (lower case, no accents, `_` for spaces), with the
+/// field each stands for. A field's own name always wins over an alias; of two aliased
+/// columns for one field, the alias listed first wins.
+pub fn header_aliases(kind: RecordKind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        RecordKind::Watchlist => &[
+            ("id", "entity_id"),
+            ("codigo", "entity_id"),
+            ("razon_social", "name"),
+            ("razao_social", "name"),
+            ("nombre", "name"),
+            ("nome", "name"),
+            ("denominacion", "name"),
+            ("empresa", "name"),
+            ("empregador", "name"),
+            ("company", "name"),
+            ("company_name", "name"),
+            ("entity_name", "name"),
+            ("lista", "list"),
+            ("list_name", "list"),
+            ("alias", "aliases"),
+            ("aka", "aliases"),
+            ("tambien_conocido_como", "aliases"),
+            ("ruc", "tax_id"),
+            ("nit", "tax_id"),
+            ("cnpj", "tax_id"),
+            ("cnpj_cpf", "tax_id"),
+            ("cpf", "tax_id"),
+            ("rut", "tax_id"),
+            ("rfc", "tax_id"),
+            ("cuit", "tax_id"),
+            ("tax_number", "tax_id"),
+            ("pais", "country"),
+            ("country_name", "country"),
+            ("motivo", "reason"),
+            ("causa", "reason"),
+            ("fecha_de_inclusion", "listed_on"),
+            ("fecha_inclusion", "listed_on"),
+            ("data_de_inclusao", "listed_on"),
+            ("date_listed", "listed_on"),
+            ("url", "source_url"),
+            ("fuente", "source_url"),
+            ("fonte", "source_url"),
+        ],
+        RecordKind::Suppliers => &[
+            ("id", "supplier_id"),
+            ("id_proveedor", "supplier_id"),
+            ("codigo_proveedor", "supplier_id"),
+            ("vendor_id", "supplier_id"),
+            ("razon_social", "name"),
+            ("razao_social", "name"),
+            ("nombre", "name"),
+            ("nome", "name"),
+            ("nombre_o_razon_social", "name"),
+            ("denominacion", "name"),
+            ("proveedor", "name"),
+            ("fornecedor", "name"),
+            ("empresa", "name"),
+            ("supplier_name", "name"),
+            ("company_name", "name"),
+            ("vendor_name", "name"),
+            ("alias", "aliases"),
+            ("nombre_comercial", "aliases"),
+            ("nome_fantasia", "aliases"),
+            ("ruc", "tax_id"),
+            ("nit", "tax_id"),
+            ("cnpj", "tax_id"),
+            ("cnpj_cpf", "tax_id"),
+            ("rut", "tax_id"),
+            ("rfc", "tax_id"),
+            ("cuit", "tax_id"),
+            ("tax_number", "tax_id"),
+            ("vat_number", "tax_id"),
+            ("pais", "country"),
+            ("country_name", "country"),
+            ("departamento", "region"),
+            ("provincia", "region"),
+            ("estado", "region"),
+            ("uf", "region"),
+            ("state", "region"),
+            ("sector_economico", "sector"),
+            ("actividad", "sector"),
+            ("rubro", "sector"),
+            ("productos", "products"),
+            ("produtos", "products"),
+        ],
+        RecordKind::Agencies => &[
+            ("id", "agency_id"),
+            ("razon_social", "name"),
+            ("razao_social", "name"),
+            ("nombre", "name"),
+            ("nome", "name"),
+            ("agencia", "name"),
+            ("agency_name", "name"),
+            ("ruc", "tax_id"),
+            ("nit", "tax_id"),
+            ("cnpj", "tax_id"),
+            ("rut", "tax_id"),
+            ("rfc", "tax_id"),
+            ("cuit", "tax_id"),
+            ("pais", "country"),
+            ("departamento", "region"),
+            ("provincia", "region"),
+            ("estado", "region"),
+            ("uf", "region"),
+            ("numero_de_licencia", "licence_number"),
+            ("licencia", "licence_number"),
+            ("license_number", "licence_number"),
+            ("licence_no", "licence_number"),
+            ("license_no", "licence_number"),
+            ("rl_no", "licence_number"),
+            ("estado_de_licencia", "licence_status"),
+            ("license_status", "licence_status"),
+            ("vencimiento_licencia", "licence_expires"),
+            ("license_expires", "licence_expires"),
+        ],
+        RecordKind::Procurements => &[
+            ("ocid", "procurement_id"),
+            ("id_proceso", "procurement_id"),
+            ("numero_de_proceso", "procurement_id"),
+            ("proceso", "procurement_id"),
+            ("item", "line_id"),
+            ("linea", "line_id"),
+            ("numero_de_item", "line_id"),
+            ("item_no", "line_id"),
+            ("entidad", "buyer"),
+            ("entidad_contratante", "buyer"),
+            ("comprador", "buyer"),
+            ("orgao", "buyer"),
+            ("buyer_name", "buyer"),
+            ("id_proveedor", "supplier_id"),
+            ("razon_social", "supplier_name"),
+            ("razao_social", "supplier_name"),
+            ("proveedor", "supplier_name"),
+            ("nombre_proveedor", "supplier_name"),
+            ("fornecedor", "supplier_name"),
+            ("ruc", "supplier_tax_id"),
+            ("ruc_proveedor", "supplier_tax_id"),
+            ("nit", "supplier_tax_id"),
+            ("nit_proveedor", "supplier_tax_id"),
+            ("cnpj", "supplier_tax_id"),
+            ("rut", "supplier_tax_id"),
+            ("rfc", "supplier_tax_id"),
+            ("cuit", "supplier_tax_id"),
+            ("descripcion", "item_description"),
+            ("descricao", "item_description"),
+            ("detalle", "item_description"),
+            ("description", "item_description"),
+            ("unspsc", "item_code"),
+            ("codigo_unspsc", "item_code"),
+            ("cubso", "item_code"),
+            ("pais_de_origen", "origin_country"),
+            ("pais_origen", "origin_country"),
+            ("pais_de_origem", "origin_country"),
+            ("country_of_origin", "origin_country"),
+            ("origen", "origin_country"),
+            ("region_de_origen", "origin_region"),
+            ("cantidad", "quantity"),
+            ("quantidade", "quantity"),
+            ("qty", "quantity"),
+            ("valor", "value"),
+            ("monto", "value"),
+            ("importe", "value"),
+            ("valor_total", "value"),
+            ("monto_total", "value"),
+            ("amount", "value"),
+            ("moneda", "currency"),
+            ("moeda", "currency"),
+            ("fecha_de_adjudicacion", "award_date"),
+            ("fecha_adjudicacion", "award_date"),
+            ("data_de_adjudicacao", "award_date"),
+        ],
+        RecordKind::Licences => &[
+            ("numero_de_licencia", "licence_number"),
+            ("licencia", "licence_number"),
+            ("license_number", "licence_number"),
+            ("licence_no", "licence_number"),
+            ("license_no", "licence_number"),
+            ("rl_no", "licence_number"),
+            ("numero_de_registro", "licence_number"),
+            ("titular", "holder_name"),
+            ("holder", "holder_name"),
+            ("agency_name", "holder_name"),
+            ("razon_social", "holder_name"),
+            ("razao_social", "holder_name"),
+            ("nombre", "holder_name"),
+            ("name", "holder_name"),
+            ("ruc", "tax_id"),
+            ("nit", "tax_id"),
+            ("cnpj", "tax_id"),
+            ("rut", "tax_id"),
+            ("rfc", "tax_id"),
+            ("cuit", "tax_id"),
+            ("pais", "country"),
+            ("estado", "status"),
+            ("situacion", "status"),
+            ("situacao", "status"),
+            ("fecha_de_emision", "issued_on"),
+            ("issue_date", "issued_on"),
+            ("fecha_de_vencimiento", "expires_on"),
+            ("vencimiento", "expires_on"),
+            ("expiry_date", "expires_on"),
+            ("valid_until", "expires_on"),
+            ("autoridad", "authority"),
+        ],
+    }
+}
+
+/// A header name as the column map compares it: trimmed, lower case, accents removed,
+/// spaces, hyphens, slashes and dots as single underscores (`Razón Social` → `razon_social`,
+/// `CNPJ/CPF` → `cnpj_cpf`).
+pub fn normalise_header(name: &str) -> String {
+    let trimmed = name.trim().trim_start_matches('\u{feff}').trim();
+    let folded = if trimmed.is_ascii() { trimmed.to_lowercase() } else { fields::fold(trimmed) };
+    let mut out = String::with_capacity(folded.len());
+    for c in folded.chars() {
+        if matches!(c, ' ' | '-' | '/' | '.' | '_') {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.trim_matches('_').to_owned()
 }
 
 /// Validates one row's cells and builds the record, or reports every bad field.
@@ -621,6 +923,41 @@ mod tests {
         assert_eq!(supplier.country.as_deref(), Some("PE"));
         assert_eq!(supplier.extra.get("email").map(String::as_str), Some("a@b.example"));
         assert_eq!(columns.extra_column_names().collect::<Vec<_>>(), vec!["email"]);
+    }
+
+    #[test]
+    fn spanish_portuguese_and_english_headers_are_recognised() {
+        let columns = ColumnMap::new(RecordKind::Suppliers, &header("Razón Social,RUC,País,Código")).unwrap_err();
+        assert_eq!(columns, vec!["supplier_id"]);
+        let columns =
+            ColumnMap::new(RecordKind::Suppliers, &header("ID,Razón Social,RUC,País,Departamento,Teléfono")).unwrap();
+        let supplier: Supplier =
+            parse_row(&columns, &["S-1", "Ejemplo SAC", "20100070970", "Perú", "Lima", "1"]).unwrap();
+        assert_eq!(supplier.name, "Ejemplo SAC");
+        assert_eq!(supplier.tax_id.as_deref(), Some("20100070970"));
+        assert_eq!(supplier.country.as_deref(), Some("PE"));
+        assert_eq!(supplier.region.as_deref(), Some("Lima"));
+        assert_eq!(columns.extra_column_names().collect::<Vec<_>>(), vec!["teléfono"]);
+        // A field's own name wins over an alias, which is then an extra column.
+        let columns = ColumnMap::new(RecordKind::Watchlist, &header("entity_id,Nome,name,CNPJ/CPF")).unwrap();
+        let entry: WatchlistEntry = parse_row(&columns, &["W", "apelido", "Nome Oficial", "1"]).unwrap();
+        assert_eq!((entry.name.as_str(), entry.tax_id.as_deref()), ("Nome Oficial", Some("1")));
+        assert_eq!(entry.extra.get("nome").map(String::as_str), Some("apelido"));
+    }
+
+    #[test]
+    fn the_operator_map_comes_first() {
+        let map =
+            check_column_map(RecordKind::Suppliers, &["Cód. Prov=supplier_id".to_owned(), "Firma=Name".to_owned()])
+                .unwrap();
+        let columns = ColumnMap::with_map(RecordKind::Suppliers, &header("Cód. Prov,Firma,nombre"), &map).unwrap();
+        let supplier: Supplier = parse_row(&columns, &["P-9", "Firma Uno", "otro"]).unwrap();
+        assert_eq!((supplier.supplier_id.as_str(), supplier.name.as_str()), ("P-9", "Firma Uno"));
+        let err = check_column_map(RecordKind::Suppliers, &["x=colour".to_owned(), "nothing".to_owned()]).unwrap_err();
+        assert!(
+            err.starts_with("--map: \"colour\" is not a suppliers field; \"nothing\" is not COLUMN=FIELD"),
+            "{err}"
+        );
     }
 
     #[test]

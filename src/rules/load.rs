@@ -103,6 +103,20 @@ impl Ruleset {
         Ruleset::from_files("rules", files)
     }
 
+    /// The bundled rule set with some of its files replaced (such as a newer edition of
+    /// `lists/ilab_goods.toml` loaded by an operator); `root` names the replacements in
+    /// problems.
+    pub fn load_bundled_with(root: &str, replacements: &[(String, String)]) -> Result<Ruleset, RulesError> {
+        let files = BUNDLED_FILES
+            .iter()
+            .map(|(path, text)| {
+                let replaced = replacements.iter().find(|(replaced, _)| replaced == path);
+                ((*path).to_owned(), replaced.map_or_else(|| (*text).to_owned(), |(_, text)| text.clone()))
+            })
+            .collect();
+        Ruleset::from_files(root, files)
+    }
+
     /// Loads a rule set from `(path within the rules directory, contents)` pairs;
     /// problems name files as `root/path`.
     pub fn from_files(root: &str, mut files: Vec<(String, String)>) -> Result<Ruleset, RulesError> {

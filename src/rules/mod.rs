@@ -320,6 +320,22 @@ impl Ruleset {
             .collect()
     }
 
+    /// The goods the goods mapping knows (the ILAB good names rules can name).
+    pub fn good_names(&self) -> Vec<String> {
+        self.goods.names.clone()
+    }
+
+    /// The ILAB goods an item is, by the goods mapping: from its code when the code
+    /// maps, else from its description (as the `line.good` field sees it).
+    pub fn goods_of_item(&self, code: Option<&str>, description: Option<&str>) -> Vec<String> {
+        let mut found = code.map(|code| self.goods.goods_of_code(code)).unwrap_or_default();
+        if found.is_empty() {
+            let normalised = description.map(lists::normalise_text);
+            found = normalised.as_deref().map(|text| self.goods.goods_of_normalised(text)).unwrap_or_default();
+        }
+        found.into_iter().map(str::to_owned).collect()
+    }
+
     /// The rule ids, in evaluation order.
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|rule| rule.id.as_str())

@@ -129,7 +129,12 @@ pub(crate) async fn upsert(
             for value in &record.values {
                 query = match value {
                     SqlValue::Text(text) => query.bind(text.as_deref()),
-                    SqlValue::Number(number) => query.bind(*number),
+                    SqlValue::Number(Some(number)) => query.bind(*number),
+                    // sqlx 0.9's Any driver sends a NULL f64 as a PostgreSQL float4 (it
+                    // swaps Real and Double for NULLs), and a statement PostgreSQL prepared
+                    // with that type then refuses a real f64 in a later load on the same
+                    // connection. A NULL f32 is sent as float8, the column's type.
+                    SqlValue::Number(None) => query.bind(None::<f32>),
                     // Stored as 1/0 on both backends: sqlx's Any driver cannot decode SQLite booleans.
                     SqlValue::Bool(flag) => query.bind(flag.map(i64::from)),
                 };

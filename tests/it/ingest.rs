@@ -184,7 +184,8 @@ async fn a_file_without_a_required_column_fails_and_loads_nothing(store: Store) 
         kind: RecordKind::Agencies,
         source: "test".to_owned(),
         file_name: "agencias.csv".to_owned(),
-        bytes: b"agency_id,razon_social\nA-1,Ejemplo\n".to_vec(),
+        // `razon_social` would be recognised as the name (a header alias); `telefono` is not.
+        bytes: b"agency_id,telefono\nA-1,555\n".to_vec(),
     };
     let err = ingest::load_file(&store, request).await.unwrap_err();
     let message = format!("{err:#}");

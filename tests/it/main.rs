@@ -6,6 +6,7 @@
 mod browser;
 mod harness;
 mod http;
+mod import;
 mod ingest;
 mod matching;
 mod reliability;
