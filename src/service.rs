@@ -53,6 +53,11 @@ impl ScreeningRequest {
         {
             return Some("supplier.name must not be empty".to_owned());
         }
+        if let Some(supplier) = &self.supplier
+            && supplier.name.chars().count() > crate::matching::MAX_NAME_CHARS
+        {
+            return Some(format!("supplier.name: at most {} characters", crate::matching::MAX_NAME_CHARS));
+        }
         if self.lines.len() > MAX_LINES {
             return Some(format!("at most {MAX_LINES} lines per screening; use a batch audit for more"));
         }

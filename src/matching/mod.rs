@@ -192,9 +192,15 @@ impl SearchQuery {
         if !(1..=SEARCH_MAX_LIMIT).contains(&limit) {
             return Err(format!("limit must be between 1 and {SEARCH_MAX_LIMIT}, not {limit}"));
         }
+        if text.chars().count() > MAX_NAME_CHARS {
+            return Err(format!("q: at most {MAX_NAME_CHARS} characters"));
+        }
         Ok(SearchQuery { text, kind, country, region, licence_status, limit: Some(limit) })
     }
 }
+
+/// The longest name or search text accepted from a user (longer is refused with a 400).
+pub const MAX_NAME_CHARS: usize = 500;
 
 /// The most results a search returns.
 pub const SEARCH_MAX_LIMIT: usize = 200;

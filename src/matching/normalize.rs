@@ -234,8 +234,15 @@ struct RawWord {
 
 /// Normalises a raw name into classified words.
 pub fn normalize(raw: &str) -> NormalizedName {
-    NormalizedName { words: classify(numbers_as_digits(split(raw))) }
+    let mut words = split(raw);
+    // Word pairing is quadratic in the words of the two names; no real name is this long,
+    // and a hostile one must not cost seconds.
+    words.truncate(MAX_WORDS);
+    NormalizedName { words: classify(numbers_as_digits(words)) }
 }
+
+/// The most words of a name that matching looks at; the rest are ignored.
+pub const MAX_WORDS: usize = 40;
 
 const UNITS: &[&str] = &[
     "zero",
