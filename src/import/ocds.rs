@@ -355,25 +355,10 @@ fn supplier_of(party: &Party) -> Result<Supplier, String> {
         name,
         aliases,
         tax_id,
-        tax_id_key: None,
         country,
         region: text(&address.region),
-        region_code: None,
-        sector: None,
-        products: Vec::new(),
-        agency_ids: Vec::new(),
-        charges_worker_fees: None,
-        retains_identity_documents: None,
-        migrant_workers_pct: None,
-        agency_workers_pct: None,
-        subcontracting_depth: None,
-        has_code_of_conduct: None,
-        has_grievance_mechanism: None,
-        public_official_linked: None,
-        forced_labour_finding: None,
-        credible_social_audit: None,
-        certified_recruiter: None,
         extra,
+        ..Supplier::default()
     };
     supplier.derive();
     Ok(supplier)

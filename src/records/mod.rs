@@ -259,7 +259,7 @@ pub struct WatchlistEntry {
 }
 
 /// A supplier that a public buyer may award a contract to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Supplier {
     pub supplier_id: String,
     pub name: String,
