@@ -30,7 +30,9 @@ function request()
   local name = pick(words) .. " " .. pick(words) .. " " .. pick(words) .. " " .. pick(forms)
   local body = string.format('{"supplier":{"supplier_id":"SOAK-%d","name":"%s","country":"%s"}}',
     math.random(1000000000), name, pick(countries))
-  return wrk.format("POST", "/v1/screenings", { ["Content-Type"] = "application/json" }, body)
+  -- Headers given here replace wrk.headers, so the key goes in again.
+  local headers = { ["Content-Type"] = "application/json", ["Authorization"] = wrk.headers["Authorization"] }
+  return wrk.format("POST", "/v1/screenings", headers, body)
 end
 
 function response(status, headers, body)

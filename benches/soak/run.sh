@@ -12,8 +12,11 @@
 #   - the server's RSS sampled every 5 s (into $OUT/rss.csv).
 # Prints the figures and exits 1 if any response other than 2xx or 429 was seen, an
 # audit or upload failed, or RSS grew by more than 25% after the first two minutes.
-# Needs wrk, curl and python3.
+# Needs wrk (Debian: apt-get install wrk), curl and python3.
 set -euo pipefail
+for tool in wrk curl python3; do
+    command -v "$tool" > /dev/null || { echo "soak: $tool is not installed" >&2; exit 2; }
+done
 cd "$(dirname "$0")/../.."
 seconds="${1:-600}"
 port=18090
