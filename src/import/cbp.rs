@@ -29,14 +29,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Located<WatchlistEntry>>, Vec<Reject>)
     let mut entries = Vec::new();
     let mut rejected = Vec::new();
     let mut n_in_cluster: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for row in rows {
-        let row = match row {
-            Ok(row) => row,
-            Err(err) => {
-                rejected.push(Reject { line: err.line as i64, path: "row".to_owned(), reason: err.reason });
-                continue;
-            }
-        };
+    for row in super::readable_rows(rows, &mut rejected) {
         let line = row.line as i64;
         let cells = row.cells();
         let cell = |idx: Option<usize>| non_empty(idx.and_then(|idx| cells.get(idx).copied()));

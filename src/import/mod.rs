@@ -143,6 +143,16 @@ pub struct Reject {
     pub reason: String,
 }
 
+/// The rows of a CSV file that could be read; each one that could not is added to
+/// `rejected` with its line.
+fn readable_rows(rows: crate::csv_reader::CsvRows<'_>, rejected: &mut Vec<Reject>) -> Vec<crate::csv_reader::CsvRow> {
+    rows.filter_map(|row| {
+        row.map_err(|err| rejected.push(Reject { line: err.line as i64, path: "row".to_owned(), reason: err.reason }))
+            .ok()
+    })
+    .collect()
+}
+
 /// Why a whole file could not be read (not JSON, not the expected columns).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

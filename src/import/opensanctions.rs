@@ -207,14 +207,7 @@ pub fn parse_simple_csv(bytes: &[u8]) -> Result<Parsed, ImportError> {
     ] = ["schema", "aliases", "countries", "identifiers", "sanctions", "dataset", "first_seen", "program_ids"]
         .map(column);
     let mut parsed = Parsed::default();
-    for row in rows {
-        let row = match row {
-            Ok(row) => row,
-            Err(err) => {
-                parsed.rejected.push(Reject { line: err.line as i64, path: "row".to_owned(), reason: err.reason });
-                continue;
-            }
-        };
+    for row in super::readable_rows(rows, &mut parsed.rejected) {
         let line = row.line as i64;
         let cells = row.cells();
         let cell = |idx: Option<usize>| non_empty(idx.and_then(|idx| cells.get(idx).copied()));
