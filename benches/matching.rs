@@ -27,7 +27,7 @@ use tower::ServiceExt;
 
 use cadena::ingest::{LoadRequest, load_file};
 use cadena::matching::evaluation;
-use cadena::matching::index::EntityIndex;
+use cadena::indexer::Indexer;
 use cadena::matching::{DEFAULT_POSSIBLE_THRESHOLD, Matcher, ScreeningQuery, Thresholds};
 use cadena::records::RecordKind;
 use cadena::rules::Ruleset;
@@ -88,11 +88,13 @@ fn main() -> anyhow::Result<()> {
             report.dataset.n_rejected
         );
         let started = Instant::now();
-        let indexed = runtime.block_on(EntityIndex::rebuild(&store, &index_dir))?;
+        let indexed = runtime.block_on(Indexer::open(&store, &index_dir)?.rebuild())?.n_indexed;
         let build_seconds = started.elapsed().as_secs_f64();
         println!("index build from the store: {indexed} entities in {build_seconds:.1} s (target at most 180 s)");
     }
-    let matcher = Arc::new(Matcher::new(EntityIndex::open_or_create(&index_dir)?, Thresholds::default()));
+    let indexer = Indexer::open(&store, &index_dir)?;
+    runtime.block_on(indexer.catch_up())?;
+    let matcher = Arc::new(Matcher::new(indexer.index().clone(), Thresholds::default()));
     let indexed = matcher.index().len();
 
     // Quality.
@@ -175,7 +177,7 @@ fn main() -> anyhow::Result<()> {
     for n_threads in [1, threads] {
         let started = Instant::now();
         let prepared = runtime.block_on(PreparedFile::read(&store, "suppliers.csv", suppliers.clone().into_bytes()))?;
-        let rows = prepared.screen(&matcher, &ruleset, n_threads)?;
+        let rows = prepared.screen(&matcher, &matcher.index().view(), &ruleset, n_threads)?;
         let rate = rows.len() as f64 / started.elapsed().as_secs_f64();
         println!("batch screening, {n_threads} thread(s): {} rows at {rate:.0} rows/s", rows.len());
         per_second.push(rate);
@@ -195,7 +197,7 @@ fn main() -> anyhow::Result<()> {
             if i % 2 == 0 { names.typo(&distractors[(i * 15_485_863) % distractors.len()]) } else { names.company() };
         audit_file.push_str(&format!("A{i:06},{},{}\n", quote(&name), names.country()));
     }
-    let service = Arc::new(ScreeningService::new(store.clone(), matcher.clone(), Arc::new(ruleset)));
+    let service = Arc::new(ScreeningService::new(store.clone(), matcher.clone(), Arc::new(ruleset), indexer.status()));
     let app = router(AppState::new(store.clone(), service.clone()));
     let (_, key) = runtime.block_on(store.create_key("bench", Role::Auditor))?;
     let started = Instant::now();

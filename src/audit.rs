@@ -1,6 +1,8 @@
 //! Batch audits: a supplier or procurement file uploaded once, screened in the
-//! background in chunks by every worker that shares the store, resumable after a
-//! restart, with its report kept in the store (see `store::audits` for the guarantees).
+//! background in leased chunks by every worker that shares the store (on any host),
+//! taken over when a worker dies, with its report kept in the store (see `store::audits`
+//! for the guarantees). Each chunk records the index version and ruleset digest it was
+//! screened with.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,8 +14,8 @@ use tokio::sync::watch;
 use crate::csv_reader::CsvFile;
 use crate::screening::{PreparedFile, ReportRow, screening_columns};
 use crate::service::ScreeningService;
-use crate::store::Store;
 use crate::store::audits::{Audit, AuditRow, ClaimedChunk};
+use crate::store::{Job, Store};
 
 /// Rows per chunk, the unit of work a worker claims.
 pub const DEFAULT_CHUNK_SIZE: i64 = 500;
@@ -65,7 +67,6 @@ impl AuditWorker {
 
     /// Screens chunks until none is pending; returns how many it did.
     pub async fn run_until_idle(&self) -> anyhow::Result<usize> {
-        self.store.release_dead_audit_chunks().await?;
         self.store.complete_finished_audits().await?;
         let mut done = 0;
         while let Some(claimed) = self.store.claim_audit_chunk().await? {
@@ -80,8 +81,12 @@ impl AuditWorker {
     /// at between chunks: the chunk in progress is finished, the others stay pending for
     /// the next start (or another process).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        if let Err(err) = self.store.release_dead_audit_chunks().await {
-            tracing::error!("batch audit worker: {err:#}");
+        // A replica whose index has not caught up with the store once would screen its
+        // chunks against a partial index (an empty one, on a new data directory).
+        let mut index_status = self.service.subscribe_index_status();
+        tokio::select! {
+            _ = index_status.wait_for(|status| status.caught_up_once) => {}
+            _ = shutdown.changed() => return,
         }
         loop {
             if *shutdown.borrow() {
@@ -109,6 +114,7 @@ impl AuditWorker {
     }
 
     async fn process(&self, claimed: ClaimedChunk) -> anyhow::Result<()> {
+        let _lease = self.store.hold_lease(Job::AuditChunk { audit_id: claimed.audit_id, chunk: claimed.chunk });
         let file = match self.file(claimed.audit_id).await {
             Ok(file) => file,
             Err(err) => {
@@ -121,10 +127,13 @@ impl AuditWorker {
         let end = start + file.chunk_size as usize;
         let (matcher, ruleset, threads) =
             (self.service.matcher().clone(), self.service.ruleset().clone(), self.threads);
-        let screened =
-            tokio::task::spawn_blocking(move || file.prepared.screen_range(&matcher, &ruleset, start..end, threads))
-                .await
-                .context("a screening thread panicked")?;
+        let view = matcher.index().view();
+        let screened_with = (view.version(), ruleset.digest().to_owned());
+        let screened = tokio::task::spawn_blocking(move || {
+            file.prepared.screen_range(&matcher, &view, &ruleset, start..end, threads)
+        })
+        .await
+        .context("a screening thread panicked")?;
         let report = match screened {
             Ok(report) => report,
             Err(err) => {
@@ -134,7 +143,14 @@ impl AuditWorker {
         };
         let rows: Vec<AuditRow> =
             report.iter().enumerate().map(|(offset, row)| audit_row(start + offset, row)).collect::<Result<_, _>>()?;
-        self.store.finish_audit_chunk(claimed, &rows).await?;
+        let (version, digest) = &screened_with;
+        if !self.store.finish_audit_chunk(claimed, &rows, (*version, digest)).await? {
+            tracing::warn!(
+                audit_id = claimed.audit_id,
+                chunk = claimed.chunk,
+                "the chunk's lease expired and another worker took it over; its rows are that worker's"
+            );
+        }
         Ok(())
     }
 

@@ -12,9 +12,10 @@ use tokio::sync::watch;
 use crate::audit::AuditWorker;
 use crate::http::{self, AppState};
 use crate::import::Format;
+use crate::indexer::{CatchUp, Indexer};
 use crate::ingest::worker::Worker;
 use crate::ingest::{self, LoadReport, LoadRequest};
-use crate::matching::index::{EntityIndex, INDEXED_KINDS};
+use crate::matching::index::INDEXED_KINDS;
 use crate::matching::{Matcher, SearchQuery, Thresholds};
 use crate::records::RecordKind;
 use crate::rules::{RulesError, Ruleset};
@@ -22,7 +23,7 @@ use crate::screening::{self, PreparedFile};
 use crate::service::ScreeningService;
 use crate::store::datasets::NewLoad;
 use crate::store::keys::Role;
-use crate::store::{DatasetVersion, LoadStatus, Store};
+use crate::store::{DatasetVersion, Store};
 
 /// How many rejected rows a summary prints before pointing at `cadena datasets ID`.
 const REJECTED_ROWS_SHOWN: usize = 20;
@@ -66,44 +67,51 @@ pub async fn ingest(
         }
         _ => anyhow::bail!("--map applies to CSV files of one record kind, not to {format} files"),
     };
-    if queue && !column_map.is_empty() {
-        anyhow::bail!("--map does not go with --queue; load the file here");
-    }
+    let format_name = (format != Format::detect(&file_name, &bytes)).then_some(format.as_str());
     if queue {
-        if format != Format::detect(&file_name, &bytes) && format != Format::Csv {
-            anyhow::bail!("--queue reads the file's format from the file itself; load it here without --queue");
-        }
-        let absolute = std::fs::canonicalize(path).with_context(|| format!("{file_name}: cannot read the file"))?;
-        let absolute = absolute.to_string_lossy();
+        // The file goes into the store with the job, so a worker on any host can run it.
         for kind in kinds {
-            let new_load = NewLoad { kind, source, file_name: &file_name, file_path: Some(&absolute) };
-            let id = store.create_load(&new_load, LoadStatus::Queued).await.context("failed to queue the load")?;
-            println!("queued load {id}: {kind} from {file_name}; `cadena datasets {id}` shows its progress");
+            if format == Format::Csv {
+                ingest::check_header(kind, Some(format), &file_name, &bytes, &column_map)
+                    .map_err(|err| anyhow::anyhow!(err.message))?;
+            }
+            let new_load = NewLoad { kind, source, file_name: &file_name, format: format_name, column_map: &column_map };
+            let load = store.queue_load(&new_load, &bytes).await.context("failed to queue the load")?;
+            println!(
+                "queued load {}: {kind} from {file_name}; `cadena datasets {}` shows its progress",
+                load.id, load.id
+            );
         }
         return Ok(());
     }
-    store.mark_dead_loads_interrupted().await.context("failed to check for interrupted loads")?;
+    store.end_abandoned_loads().await.context("failed to check for interrupted loads")?;
+    let mut indexed_kinds = false;
     for kind in kinds {
         let request =
             LoadRequest { kind, source: source.to_owned(), file_name: file_name.clone(), bytes: bytes.clone() };
         let options = ingest::LoadOptions { format: Some(format), column_map: column_map.clone() };
         let report = ingest::load_file_as(store, request, &options).await?;
         print_load_summary(&report);
-        if INDEXED_KINDS.contains(&kind) {
-            // The load is committed whatever happens here; an index left behind is rebuilt
-            // from the store by `cadena reindex`.
-            let updated = match EntityIndex::open_or_create(index_dir) {
-                Ok(index) => index.update_from_load(store, kind, report.dataset.id).await.map(|n| (n, index.len())),
-                Err(err) => Err(err),
-            };
-            match updated {
-                Ok((n_indexed, total)) => {
-                    println!("index: {n_indexed} changed records indexed ({total} entities in all)")
-                }
-                Err(err) => eprintln!(
-                    "cadena: warning: the load is saved but the search index was not updated ({err:#}); run `cadena reindex`"
-                ),
-            }
+        indexed_kinds |= INDEXED_KINDS.contains(&kind);
+    }
+    if indexed_kinds {
+        // The loads are committed whatever happens here: the index follows the store, and
+        // whichever process writes it (this one, or a running `cadena serve`) catches up.
+        let caught_up = async {
+            let indexer = Indexer::open(store, index_dir)?;
+            let done = indexer.catch_up().await?;
+            anyhow::Ok((done, indexer.index().len()))
+        };
+        match caught_up.await {
+            Ok((done, n_entities)) if done.writer => println!(
+                "index: {} changed records indexed; it reflects store version {} ({n_entities} entities in all)",
+                done.n_indexed, done.to
+            ),
+            Ok(_) => println!("index: another cadena process on this data directory writes the index; it catches up by itself"),
+            Err(err) => eprintln!(
+                "cadena: warning: the load is saved but the search index was not updated ({err:#}); \
+                 it catches up the next time cadena opens it, or run `cadena reindex`"
+            ),
         }
     }
     Ok(())
@@ -174,22 +182,32 @@ pub fn ingest_ilab(data_dir: &Path, path: &Path, edition: Option<&str>) -> anyho
     Ok(())
 }
 
-/// `cadena reindex`: rebuilds the entity index from the store.
+/// `cadena reindex`: rebuilds the entity index from the store, in place.
 pub async fn reindex(store: &Store, index_dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
-    let count = EntityIndex::rebuild(store, index_dir).await?;
-    println!("indexed {count} entities in {:.1} s into {}", started.elapsed().as_secs_f64(), index_dir.display());
+    let indexer = Indexer::open(store, index_dir)?;
+    let done = indexer.rebuild().await?;
+    println!(
+        "indexed {} entities in {:.1} s into {}; the index reflects store version {}",
+        done.n_indexed,
+        started.elapsed().as_secs_f64(),
+        index_dir.display(),
+        done.to
+    );
     Ok(())
 }
 
 /// `cadena check-index`: compares the index with the store and, with `repair`, mends it.
 pub async fn check_index(store: &Store, index_dir: &Path, repair: bool) -> anyhow::Result<()> {
-    let index = EntityIndex::open_or_create(index_dir)?;
-    let drift = index.check(store).await?;
+    let indexer = Indexer::open(store, index_dir)?;
+    let drift = indexer.check().await?;
     println!(
-        "index: {} documents; store: {} indexable records; {} missing, {} stale, {} extra",
+        "index: {} documents at store version {}; store: {} indexable records at version {}; \
+         {} missing, {} stale, {} extra",
         drift.indexed,
+        drift.index_version,
         drift.stored,
+        drift.store_version,
         drift.missing.len(),
         drift.stale.len(),
         drift.extra.len()
@@ -204,41 +222,49 @@ pub async fn check_index(store: &Store, index_dir: &Path, repair: bool) -> anyho
         println!("  extra:   {}", key.replace('\u{1f}', " "));
     }
     if drift.is_clean() {
-        println!("the index agrees with the store");
+        if drift.index_version < drift.store_version {
+            println!(
+                "the index agrees with the store, but is stamped with version {} of {}; it catches up by itself",
+                drift.index_version, drift.store_version
+            );
+        } else {
+            println!("the index agrees with the store");
+        }
         return Ok(());
     }
     if !repair {
         anyhow::bail!("the index disagrees with the store; run `cadena check-index --repair`");
     }
-    index.repair(&drift)?;
-    let after = index.check(store).await?;
+    indexer.repair(drift).await?;
+    let after = indexer.check().await?;
     anyhow::ensure!(after.is_clean(), "the index still disagrees after the repair; run `cadena reindex`");
     println!("repaired: the index agrees with the store");
     Ok(())
 }
 
-/// Opens the index, building it first when it is missing or empty but the store has
-/// records (a new data directory, or one from before the index existed).
-async fn open_index(store: &Store, index_dir: &Path) -> anyhow::Result<EntityIndex> {
-    let index = EntityIndex::open_or_create(index_dir)?;
-    if !index.is_empty() {
-        return Ok(index);
+/// Opens the index and brings it up to the store's version (or, when another process
+/// writes it, to that process's newest commit), saying so when it has to build it.
+async fn open_caught_up(store: &Store, index_dir: &Path) -> anyhow::Result<(Matcher, CatchUp)> {
+    let indexer = Indexer::open(store, index_dir)?;
+    if indexer.is_writer() && indexer.index().view().stamp().is_none() && indexer.index().is_empty() {
+        let mut stored = 0;
+        for kind in INDEXED_KINDS {
+            stored += store.count_records(kind).await?;
+        }
+        if stored > 0 {
+            eprintln!("the index is empty; building it from the store ({stored} records) …");
+        }
     }
-    let mut stored = 0;
-    for kind in INDEXED_KINDS {
-        stored += store.count_records(kind).await?;
+    let done = indexer.catch_up().await?;
+    let store_version = store.store_version().await?;
+    if done.to < store_version {
+        eprintln!(
+            "cadena: warning: the index reflects store version {} but the store is at {store_version} \
+             (another process writes the index and has not caught up yet)",
+            done.to
+        );
     }
-    if stored == 0 {
-        return Ok(index);
-    }
-    eprintln!("the index is empty; building it from the store ({stored} records) …");
-    drop(index);
-    EntityIndex::rebuild(store, index_dir).await?;
-    EntityIndex::open_or_create(index_dir)
-}
-
-async fn open_matcher(store: &Store, index_dir: &Path) -> anyhow::Result<Matcher> {
-    Ok(Matcher::new(open_index(store, index_dir).await?, Thresholds::default()))
+    Ok((Matcher::new(indexer.index().clone(), Thresholds::default()), done))
 }
 
 /// `cadena screen FILE --out REPORT`: screens every supplier or procurement line of a
@@ -252,23 +278,24 @@ pub async fn screen(
     output: &Path,
 ) -> anyhow::Result<()> {
     let ruleset = load_rules(rules_dir, data_dir)?;
-    let matcher = open_matcher(store, index_dir).await?;
+    let (matcher, _) = open_caught_up(store, index_dir).await?;
     let file_name = input.display().to_string();
     let bytes = std::fs::read(input).with_context(|| format!("{file_name}: cannot read the file"))?;
     let started = Instant::now();
     let prepared = PreparedFile::read(store, &file_name, bytes).await?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let rows = tokio::task::block_in_place(|| prepared.screen(&matcher, &ruleset, threads))?;
+    let view = matcher.index().view();
+    let rows = tokio::task::block_in_place(|| prepared.screen(&matcher, &view, &ruleset, threads))?;
     let out =
         std::fs::File::create(output).with_context(|| format!("{}: cannot create the report", output.display()))?;
     screening::write_report_csv(&rows, std::io::BufWriter::new(out))?;
     let summary = screening::summarize(&rows);
     println!(
-        "screened {} rows in {:.1} s against {} indexed entities, dataset version {}, ruleset {} (digest {})",
+        "screened {} rows in {:.1} s against {} indexed entities at store version {}, ruleset {} (digest {})",
         summary.rows,
         started.elapsed().as_secs_f64(),
-        matcher.index().len(),
-        store.dataset_version().await?,
+        view.len(),
+        view.version(),
         ruleset.version(),
         &ruleset.digest()[..12],
     );
@@ -284,7 +311,7 @@ pub async fn screen(
 
 /// `cadena search TEXT`: finds agencies (or other entities) by name, tax id or licence number.
 pub async fn search(store: &Store, index_dir: &Path, query: &SearchQuery, json: bool) -> anyhow::Result<()> {
-    let matcher = open_matcher(store, index_dir).await?;
+    let (matcher, _) = open_caught_up(store, index_dir).await?;
     let found = matcher.search(query)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&found)?);
@@ -409,18 +436,26 @@ pub async fn serve(
         anyhow::bail!("--rate-limit must be a positive number of requests per second, not {rate_limit}");
     }
     let ruleset = Arc::new(load_rules(rules_dir, data_dir)?);
-    let index = Arc::new(open_index(&store, index_dir).await?);
     if demo {
         println!("loading the demo dataset (fictional names) …");
         for report in crate::demo::load_demo(&store).await.context("failed to load the demo dataset")? {
             print_load_summary(&report);
-            index.update_from_load(&store, report.dataset.kind, report.dataset.id).await?;
         }
     }
-    let matcher = Arc::new(Matcher::new(index.as_ref().clone(), Thresholds::default()));
-    let screening = Arc::new(ScreeningService::new(store.clone(), matcher, ruleset));
+    // The indexer follows the store in the background; `/readyz` answers 503 until it has
+    // caught up once, and every screening names the index version it used.
+    let indexer = Indexer::open(&store, index_dir)?;
+    if !indexer.is_writer() {
+        tracing::warn!(
+            "another cadena process writes the index in {}; this one follows its commits",
+            index_dir.display()
+        );
+    }
+    let matcher = Arc::new(Matcher::new(indexer.index().clone(), Thresholds::default()));
+    let screening = Arc::new(ScreeningService::new(store.clone(), matcher, ruleset, indexer.status()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let worker = tokio::spawn(Worker::new(store.clone()).with_index(index.clone()).run(shutdown_rx.clone()));
+    let indexer_task = tokio::spawn(indexer.run(shutdown_rx.clone()));
+    let worker = tokio::spawn(Worker::new(store.clone()).run(shutdown_rx.clone()));
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let audit_worker = tokio::spawn(AuditWorker::new(store.clone(), screening.clone(), threads).run(shutdown_rx));
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("failed to listen on {bind}"))?;
@@ -441,6 +476,7 @@ pub async fn serve(
     let _ = shutdown_tx.send(true);
     worker.await.context("the ingestion worker panicked")?;
     audit_worker.await.context("the batch audit worker panicked")?;
+    indexer_task.await.context("the indexer panicked")?;
     store.close().await;
     Ok(())
 }

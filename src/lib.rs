@@ -11,6 +11,11 @@
 //! - `store`: the SQL system of record (SQLite or PostgreSQL): records, loads, rejected rows.
 //! - `import`: published formats (OCDS, Lista Suja, CBP WRO, …) turned into records.
 //! - `ingest`: loading files into the store, and the background ingestion worker.
+//! - `matching`: the entity index (tantivy) and explainable name, tax-id and country matching.
+//! - `indexer`: the one writer of the index, which follows the store by version.
+//! - `screening`: matching and rules together, for one input or a whole file.
+//! - `service`: the screening service (cache, audit trail) behind the HTTP API.
+//! - `audit`: batch audits, screened in leased chunks by every worker.
 //! - `http`: the HTTP API served by `cadena serve`.
 //! - `demo`: the bundled, fictional demo dataset.
 //! - `cli`: what the command-line subcommands do.
@@ -21,6 +26,7 @@ pub mod csv_reader;
 pub mod demo;
 pub mod http;
 pub mod import;
+pub mod indexer;
 pub mod ingest;
 pub mod matching;
 pub mod records;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::csv_reader::CsvFile;
 use crate::import::Format;
+use crate::matching::index::IndexView;
 use crate::matching::{Match, Matcher, ScreeningQuery, Signal, Strength, TaxIdEvidence};
 use crate::records::{Agency, ColumnMap, LicenceEntry, ProcurementLine, RecordKind, Supplier, parse_row};
 use crate::rules::{AgencyFacts, Assessment, MatchStrength, Ruleset, Subject, WatchlistHit};
@@ -148,9 +149,11 @@ pub struct Screening {
     pub assessment: Assessment,
 }
 
-/// Screens inputs with one matcher, rule set and context.
+/// Screens inputs with one matcher in one index view, a rule set and a context.
 pub struct Screener<'a> {
     pub matcher: &'a Matcher,
+    /// The index commit every search of this screener uses, so that its results name one version.
+    pub view: &'a IndexView,
     pub ruleset: &'a Ruleset,
     pub context: &'a Context,
 }
@@ -197,7 +200,7 @@ impl Screener<'_> {
     /// The watchlist matches of an input's supplier, best first.
     pub fn matches(&self, input: &Input) -> anyhow::Result<Vec<Match>> {
         match self.matching_query(input) {
-            Some(query) => self.matcher.screen(&query),
+            Some(query) => self.matcher.screen_in(self.view, &query),
             None => Ok(Vec::new()),
         }
     }
@@ -440,21 +443,28 @@ impl PreparedFile {
         self.parsed.rows.is_empty()
     }
 
-    /// Screens every row on `threads` threads (this blocks: run it off the async
-    /// executor); the report rows come back in input order.
-    pub fn screen(&self, matcher: &Matcher, ruleset: &Ruleset, threads: usize) -> anyhow::Result<Vec<ReportRow>> {
-        self.screen_range(matcher, ruleset, 0..self.len(), threads)
+    /// Screens every row in one index view on `threads` threads (this blocks: run it off
+    /// the async executor); the report rows come back in input order.
+    pub fn screen(
+        &self,
+        matcher: &Matcher,
+        view: &IndexView,
+        ruleset: &Ruleset,
+        threads: usize,
+    ) -> anyhow::Result<Vec<ReportRow>> {
+        self.screen_range(matcher, view, ruleset, 0..self.len(), threads)
     }
 
     /// Screens the rows with these indexes (0-based, in file order), as [`Self::screen`].
     pub fn screen_range(
         &self,
         matcher: &Matcher,
+        view: &IndexView,
         ruleset: &Ruleset,
         range: std::ops::Range<usize>,
         threads: usize,
     ) -> anyhow::Result<Vec<ReportRow>> {
-        let screener = Screener { matcher, ruleset, context: &self.context };
+        let screener = Screener { matcher, view, ruleset, context: &self.context };
         let start = range.start.min(self.len());
         let end = range.end.min(self.len());
         screen_rows(&screener, &self.parsed.rows[start..end], threads)

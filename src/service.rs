@@ -1,10 +1,12 @@
 //! The screening service behind the HTTP API: screens a supplier or a procurement,
 //! caches results, and keeps every screening in the audit trail.
 //!
-//! A result depends only on the request, the store's dataset version and the ruleset
-//! digest, so those three make the cache key: a new load or a rule change can never
+//! A result depends only on the request, the version of the index it was matched
+//! against (the store version that index reflects) and the ruleset digest, so those three
+//! make the cache key: an index that caught up with a new load or a rule change can never
 //! serve a stale result, and a stored screening re-run against the same version and
-//! digest gives the same result.
+//! digest gives the same result. A screening takes one view of the index and does all its
+//! searches in it, so the version it names is the one it really used.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
+use crate::indexer::IndexStatus;
+use crate::matching::index::IndexView;
 use crate::matching::{Match, Matcher, ScreeningQuery};
 use crate::records::{Agency, ProcurementLine, Supplier};
 use crate::rules::{Assessment, Ruleset};
@@ -88,7 +93,7 @@ pub struct ScreeningResult {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reproduction {
     pub screening_id: i64,
-    /// The dataset version and ruleset digest now, and whether they are the stored ones.
+    /// The index version and ruleset digest now, and whether they are the stored ones.
     pub dataset_version: i64,
     pub ruleset_digest: String,
     pub same_dataset_version: bool,
@@ -103,6 +108,8 @@ pub struct ScreeningService {
     store: Store,
     matcher: Arc<Matcher>,
     ruleset: Arc<Ruleset>,
+    /// Where the index stands against the store, from the indexer.
+    index_status: watch::Receiver<IndexStatus>,
     /// Results as stored (JSON), so that a hit costs no serialisation.
     cache: Cache<String, Arc<serde_json::Value>>,
     cache_hits: AtomicU64,
@@ -110,11 +117,17 @@ pub struct ScreeningService {
 }
 
 impl ScreeningService {
-    pub fn new(store: Store, matcher: Arc<Matcher>, ruleset: Arc<Ruleset>) -> ScreeningService {
+    pub fn new(
+        store: Store,
+        matcher: Arc<Matcher>,
+        ruleset: Arc<Ruleset>,
+        index_status: watch::Receiver<IndexStatus>,
+    ) -> ScreeningService {
         ScreeningService {
             store,
             matcher,
             ruleset,
+            index_status,
             cache: Cache::new(CACHE_CAPACITY),
             cache_hits: AtomicU64::new(0),
             cache_misses: AtomicU64::new(0),
@@ -129,6 +142,16 @@ impl ScreeningService {
         &self.ruleset
     }
 
+    /// Where the index stands against the store now.
+    pub fn index_status(&self) -> IndexStatus {
+        *self.index_status.borrow()
+    }
+
+    /// Where the index stands, changing as the indexer works.
+    pub fn subscribe_index_status(&self) -> watch::Receiver<IndexStatus> {
+        self.index_status.clone()
+    }
+
     /// Screenings answered from the cache, and computed, so far.
     pub fn cache_stats(&self) -> (u64, u64) {
         (self.cache_hits.load(Ordering::Relaxed), self.cache_misses.load(Ordering::Relaxed))
@@ -141,7 +164,9 @@ impl ScreeningService {
 
     /// Screens a request and stores it in the audit trail under `key_id`.
     pub async fn screen(&self, request: &ScreeningRequest, key_id: Option<i64>) -> anyhow::Result<StoredScreening> {
-        let dataset_version = self.store.dataset_version().await?;
+        let view = self.matcher.index().view();
+        let dataset_version = view.version();
+        let index_lag = (self.index_status().store_version - dataset_version).max(0);
         let digest = self.ruleset.digest().to_owned();
         let input = serde_json::to_value(request)?;
         let cache_key = cache_key(&input, dataset_version, &digest);
@@ -152,7 +177,7 @@ impl ScreeningService {
             }
             None => {
                 self.cache_misses.fetch_add(1, Ordering::Relaxed);
-                let result = Arc::new(serde_json::to_value(self.compute(request).await?)?);
+                let result = Arc::new(serde_json::to_value(self.compute(&view, request).await?)?);
                 self.cache.insert(cache_key, result.clone());
                 result
             }
@@ -163,6 +188,7 @@ impl ScreeningService {
             result: &result,
             key_id,
             dataset_version,
+            index_lag,
             ruleset_digest: &digest,
         };
         Ok(self.store.insert_screening(&new).await?)
@@ -171,8 +197,9 @@ impl ScreeningService {
     /// Re-runs a stored screening now, without the cache, and compares.
     pub async fn reproduce(&self, stored: &StoredScreening) -> anyhow::Result<Reproduction> {
         let request: ScreeningRequest = serde_json::from_value(stored.input.clone())?;
-        let dataset_version = self.store.dataset_version().await?;
-        let result = self.compute(&request).await?;
+        let view = self.matcher.index().view();
+        let dataset_version = view.version();
+        let result = self.compute(&view, &request).await?;
         let identical = serde_json::to_value(&result)? == stored.result;
         Ok(Reproduction {
             screening_id: stored.id,
@@ -185,7 +212,7 @@ impl ScreeningService {
         })
     }
 
-    async fn compute(&self, request: &ScreeningRequest) -> anyhow::Result<ScreeningResult> {
+    async fn compute(&self, view: &IndexView, request: &ScreeningRequest) -> anyhow::Result<ScreeningResult> {
         let supplier_ids: Vec<String> = request.lines.iter().filter_map(|line| line.supplier_id.clone()).collect();
         let agency_ids: Vec<String> = request
             .lines
@@ -195,7 +222,7 @@ impl ScreeningService {
             .collect();
         let mut context = Context::load(&self.store, &supplier_ids, &agency_ids).await?;
         add_request_records(&mut context, request);
-        let screener = Screener { matcher: &self.matcher, ruleset: &self.ruleset, context: &context };
+        let screener = Screener { matcher: &self.matcher, view, ruleset: &self.ruleset, context: &context };
         screen_request(&screener, request)
     }
 }

@@ -45,7 +45,8 @@ fuzz_target!(|data: &[u8]| {
     let setup = setup();
     let mut context = Context::default();
     add_request_records(&mut context, &request);
-    let screener = Screener { matcher: &setup.matcher, ruleset: &setup.ruleset, context: &context };
+    let view = setup.matcher.index().view();
+    let screener = Screener { matcher: &setup.matcher, view: &view, ruleset: &setup.ruleset, context: &context };
     if let Ok(result) = screen_request(&screener, &request) {
         serde_json::to_string(&result).unwrap();
     }

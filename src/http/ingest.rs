@@ -1,17 +1,21 @@
-//! Ingestion uploads (admin): a file loaded now (CSV or a published format), then indexed.
+//! Ingestion uploads (admin): a file (CSV or a published format) kept in the store and
+//! queued as a load for the ingestion worker of any replica; the answer is 202 with the
+//! queued load, whose progress `GET /v1/datasets/{id}` shows.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use axum::http::{StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse};
+use serde::Deserialize;
 
 use super::{ADMINS, AppState, Caller, Error};
 use crate::import::Format;
-use crate::ingest::{self, DEFAULT_SOURCE, FileError, LoadOptions, LoadRequest};
+use crate::ingest::{self, DEFAULT_SOURCE};
 use crate::records::{RecordKind, check_column_map};
-use crate::store::{DatasetVersion, RejectedRow};
+use crate::store::DatasetVersion;
+use crate::store::datasets::NewLoad;
 
 #[derive(Debug, Deserialize)]
 pub struct UploadParams {
@@ -28,24 +32,14 @@ pub struct UploadParams {
     name: Option<String>,
 }
 
-/// What an upload did.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Uploaded {
-    dataset: DatasetVersion,
-    /// The rows it rejected, with line, field and reason.
-    rejected: Vec<RejectedRow>,
-    /// How many changed records the search index took in.
-    indexed: u64,
-}
-
 /// `POST /v1/datasets?kind=…&format=…&map=…&source=…&name=…` with the file as the body.
-#[utoipa::path(post, path = "/v1/datasets", tag = "datasets", security(("api_key" = [])), params(("kind" = Option<String>, Query, description = "watchlist, suppliers, agencies, procurements or licences"), ("format" = Option<String>, Query, description = "csv, ocds, lista-suja or cbp; detected when not given"), ("map" = Option<String>, Query, description = "CSV columns sent to fields: COLUMN=FIELD;COLUMN=FIELD"), ("source" = Option<String>, Query), ("name" = Option<String>, Query)), request_body(content = String, content_type = "text/csv"), responses((status = 201, body = Uploaded), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(post, path = "/v1/datasets", tag = "datasets", security(("api_key" = [])), params(("kind" = Option<String>, Query, description = "watchlist, suppliers, agencies, procurements or licences"), ("format" = Option<String>, Query, description = "csv, ocds, lista-suja or cbp; detected when not given"), ("map" = Option<String>, Query, description = "CSV columns sent to fields: COLUMN=FIELD;COLUMN=FIELD"), ("source" = Option<String>, Query), ("name" = Option<String>, Query)), request_body(content = String, content_type = "text/csv"), responses((status = 202, description = "The file is kept and its load queued; `GET /v1/datasets/{id}` follows it", body = DatasetVersion), (status = 400), (status = 401), (status = 403)))]
 pub async fn upload(
     caller: Caller,
     State(state): State<AppState>,
     params: Result<Query<UploadParams>, QueryRejection>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Uploaded>), Error> {
+) -> Result<impl IntoResponse, Error> {
     caller.require(ADMINS)?;
     let Query(params) = params?;
     let format = match params.format.as_deref() {
@@ -68,21 +62,18 @@ pub async fn upload(
     let map_entries: Vec<String> =
         params.map.iter().flat_map(|map| map.split(';')).filter(|e| !e.trim().is_empty()).map(str::to_owned).collect();
     let column_map = check_column_map(kind, &map_entries).map_err(Error::BadRequest)?;
-    let options = LoadOptions { format, column_map };
-    let request = LoadRequest {
+    let source = params.source.unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
+    let file_name = params.name.unwrap_or_else(|| "upload.csv".to_owned());
+    // What can be told at once is told at once: a CSV header without a required column.
+    ingest::check_header(kind, format, &file_name, &body, &column_map).map_err(|err| Error::BadRequest(err.message))?;
+    let new_load = NewLoad {
         kind,
-        source: params.source.unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
-        file_name: params.name.unwrap_or_else(|| "upload.csv".to_owned()),
-        bytes: body.to_vec(),
+        source: &source,
+        file_name: &file_name,
+        format: format.map(Format::as_str),
+        column_map: &column_map,
     };
-    let report = match ingest::load_file_as(&state.store, request, &options).await {
-        Ok(report) => report,
-        Err(err) => match err.downcast_ref::<FileError>() {
-            Some(file_error) => return Err(Error::BadRequest(file_error.message.clone())),
-            None => return Err(Error::Internal(err)),
-        },
-    };
-    let index = state.screening.matcher().index();
-    let indexed = index.update_from_load(&state.store, kind, report.dataset.id).await?;
-    Ok((StatusCode::CREATED, Json(Uploaded { dataset: report.dataset, rejected: report.rejected, indexed })))
+    let dataset = state.store.queue_load(&new_load, &body).await?;
+    let location = format!("/v1/datasets/{}", dataset.id);
+    Ok((StatusCode::ACCEPTED, AppendHeaders([(header::LOCATION, location)]), Json(dataset)))
 }

@@ -119,6 +119,16 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, super::E
     out.push_str("# HELP cadena_screening_cache_entries Screening results held by the cache.\n");
     out.push_str("# TYPE cadena_screening_cache_entries gauge\n");
     let _ = writeln!(out, "cadena_screening_cache_entries {}", state.screening.cache_entries());
+    let index = state.screening.index_status();
+    out.push_str("# HELP cadena_index_version The store version the search index reflects.\n");
+    out.push_str("# TYPE cadena_index_version gauge\n");
+    let _ = writeln!(out, "cadena_index_version {}", index.index_version);
+    out.push_str("# HELP cadena_store_version The newest store version the indexer has seen.\n");
+    out.push_str("# TYPE cadena_store_version gauge\n");
+    let _ = writeln!(out, "cadena_store_version {}", index.store_version);
+    out.push_str("# HELP cadena_index_lag Store versions the search index is behind the store.\n");
+    out.push_str("# TYPE cadena_index_lag gauge\n");
+    let _ = writeln!(out, "cadena_index_lag {}", index.lag());
     out.push_str("# HELP cadena_audits Batch audits by status.\n");
     out.push_str("# TYPE cadena_audits gauge\n");
     for (status, count) in state.store.count_audits_by_status().await? {

@@ -130,7 +130,10 @@ pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 struct Index {
     service: &'static str,
     version: &'static str,
+    /// The store version this replica's index reflects (what screenings are matched against).
     dataset_version: i64,
+    /// The store's version, as last seen by the indexer.
+    store_version: i64,
     /// How many records of each kind are loaded.
     records: serde_json::Map<String, serde_json::Value>,
     endpoints: Vec<String>,
@@ -150,7 +153,8 @@ async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
     Ok(Json(Index {
         service: "cadena",
         version: env!("CARGO_PKG_VERSION"),
-        dataset_version: state.store.dataset_version().await?,
+        dataset_version: state.screening.index_status().index_version,
+        store_version: state.screening.index_status().store_version,
         records,
         endpoints: ROUTES.iter().map(|(method, path, _)| format!("{method} {path}")).collect(),
     })
@@ -163,11 +167,32 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the store answers.
-#[utoipa::path(get, path = "/readyz", tag = "service", responses((status = 200, description = "The store answers", body = String)))]
-async fn readyz(State(state): State<AppState>) -> Result<&'static str, Error> {
-    state.store.dataset_version().await?;
-    Ok("ready")
+/// What `/readyz` says: whether this replica serves, and how far its index is behind.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Readiness {
+    /// `ready`, or `starting` until the index has caught up with the store once.
+    status: &'static str,
+    index_version: i64,
+    store_version: i64,
+    /// Store versions the index is behind the store.
+    index_lag: i64,
+}
+
+/// Readiness: the store answers and the index has caught up with it at least once
+/// since the process started (503 before); the lag says how far behind it is now.
+#[utoipa::path(get, path = "/readyz", tag = "service", responses((status = 200, description = "Ready: the store answers and the index has caught up once", body = Readiness), (status = 503, description = "Not ready yet: the index has not caught up with the store since start, or the store does not answer", body = Readiness)))]
+async fn readyz(State(state): State<AppState>) -> Result<Response, Error> {
+    state.store.store_version().await?;
+    let index = state.screening.index_status();
+    let ready = index.caught_up_once;
+    let readiness = Readiness {
+        status: if ready { "ready" } else { "starting" },
+        index_version: index.index_version,
+        store_version: index.store_version,
+        index_lag: index.lag(),
+    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((status, Json(readiness)).into_response())
 }
 
 #[derive(Debug, Deserialize)]

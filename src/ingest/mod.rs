@@ -25,7 +25,7 @@ use crate::records::{
 };
 use crate::store::datasets::{self, LoadCounts, NewLoad};
 use crate::store::records::{self, PreparedRecord};
-use crate::store::{Backend, DatasetVersion, LoadStatus, RejectedRow, Store};
+use crate::store::{Backend, DatasetVersion, Job, RejectedRow, Store};
 
 /// The source records are loaded into when none is named.
 pub const DEFAULT_SOURCE: &str = "local";
@@ -72,33 +72,33 @@ pub async fn load_file(store: &Store, request: LoadRequest) -> anyhow::Result<Lo
     load_file_as(store, request, &LoadOptions::default()).await
 }
 
-/// Records a new load and runs it, reading the file as `options` say.
+/// Records a new load and runs it in this process, reading the file as `options` say.
+/// The load only commits to the store; the indexer of whichever process owns the index
+/// hears of the new version and indexes it (see `indexer`).
 pub async fn load_file_as(store: &Store, request: LoadRequest, options: &LoadOptions) -> anyhow::Result<LoadReport> {
-    let new_load =
-        NewLoad { kind: request.kind, source: &request.source, file_name: &request.file_name, file_path: None };
-    let dataset_id = store.create_load(&new_load, LoadStatus::Running).await.context("failed to record the load")?;
+    let new_load = NewLoad {
+        kind: request.kind,
+        source: &request.source,
+        file_name: &request.file_name,
+        format: options.format.map(Format::as_str),
+        column_map: &options.column_map,
+    };
+    let dataset_id = store.create_running_load(&new_load).await.context("failed to record the load")?;
     run_load_as(store, dataset_id, request, options).await
 }
 
-/// Runs a load already recorded as running: parses, validates and writes the file.
-/// A file that cannot be read is recorded as a failed load and returned as [`FileError`];
-/// so is a load the database refused, with nothing of it applied.
-pub async fn run_load(store: &Store, dataset_id: i64, request: LoadRequest) -> anyhow::Result<LoadReport> {
-    run_load_as(store, dataset_id, request, &LoadOptions::default()).await
-}
-
-/// [`run_load`], reading the file as `options` say.
+/// Runs a load already recorded as running and leased to this worker: parses,
+/// validates and writes the file, renewing the lease while it works. A file that cannot
+/// be read is recorded as a failed load and returned as [`FileError`]; so is a load the
+/// database refused, with nothing of it applied.
 pub async fn run_load_as(
     store: &Store,
     dataset_id: i64,
     request: LoadRequest,
     options: &LoadOptions,
 ) -> anyhow::Result<LoadReport> {
-    let format = options.format.unwrap_or_else(|| {
-        // A CSV of published columns loaded as another kind is read as cadena's own CSV.
-        let detected = Format::detect(&request.file_name, &request.bytes);
-        if detected == Format::Ocds || detected.kinds().contains(&request.kind) { detected } else { Format::Csv }
-    });
+    let format = load_format(request.kind, options.format, &request.file_name, &request.bytes);
+    let _lease = store.hold_lease(Job::Load(dataset_id));
     let rejected = match write_load(store, dataset_id, request, format, options.column_map.clone()).await {
         Ok(rejected) => rejected,
         Err(err) => {
@@ -109,6 +109,41 @@ pub async fn run_load_as(
     let dataset =
         store.get_load(dataset_id).await?.with_context(|| format!("load {dataset_id} vanished after it committed"))?;
     Ok(LoadReport { dataset, rejected })
+}
+
+/// The format a file of `kind` is read as: the one given, else the one detected from its
+/// name and first bytes (a CSV of published columns loaded as another kind is read as
+/// cadena's own CSV).
+fn load_format(kind: RecordKind, given: Option<Format>, file_name: &str, bytes: &[u8]) -> Format {
+    given.unwrap_or_else(|| {
+        let detected = Format::detect(file_name, bytes);
+        if detected == Format::Ocds || detected.kinds().contains(&kind) { detected } else { Format::Csv }
+    })
+}
+
+/// Checks what can be checked of a file before its load is queued: that a CSV file has
+/// a header with the kind's required columns. The load itself reports everything else.
+pub fn check_header(
+    kind: RecordKind,
+    format: Option<Format>,
+    file_name: &str,
+    bytes: &[u8],
+    column_map: &[(String, String)],
+) -> Result<(), FileError> {
+    if load_format(kind, format, file_name, bytes) != Format::Csv {
+        return Ok(());
+    }
+    // The header is in the first lines; the rest of a large file need not be decoded here.
+    const HEAD_BYTES: usize = 64 * 1024;
+    let head = match bytes.get(..HEAD_BYTES) {
+        Some(head) => head.iter().rposition(|&byte| byte == b'\n').map_or(head, |end| &head[..=end]),
+        None => bytes,
+    };
+    let file = CsvFile::from_bytes(file_name.to_owned(), head.to_vec());
+    let (header, _) = file.rows().map_err(|err| FileError { message: err.to_string() })?;
+    ColumnMap::with_map(kind, &header, column_map)
+        .map(|_| ())
+        .map_err(|missing| FileError { message: missing_columns_message(&file.name, &header, kind, &missing) })
 }
 
 /// Parses the file on a blocking thread and writes what it yields in one transaction.
@@ -147,10 +182,19 @@ async fn write_load(
     }
     let file_info = parser.await.context("the file's parser stopped unexpectedly")??;
     datasets::insert_rejected_rows(&mut tx, dataset_id, &rejected).await.context("failed to store rejected rows")?;
-    datasets::complete_load(&mut tx, dataset_id, &file_sha256, file_info.encoding, file_info.delimiter, &counts)
-        .await
-        .context("failed to complete the load")?;
+    let version = datasets::complete_load(
+        &mut tx,
+        dataset_id,
+        store.worker_id(),
+        &file_sha256,
+        file_info.encoding,
+        file_info.delimiter,
+        &counts,
+    )
+    .await
+    .context("failed to complete the load")?;
     tx.commit().await.context("failed to commit the load")?;
+    store.announce_version(version);
     Ok(rejected)
 }
 

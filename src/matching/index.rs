@@ -12,36 +12,50 @@
 //! `licence_status`). What scoring and explanations need is stored with the document,
 //! so a candidate never costs a SQL read.
 //!
-//! The index is derived data: `cadena reindex` rebuilds it from the store, and the
-//! ingestion worker updates it after every load (see [`EntityIndex::update_from_load`]).
-//! A process killed between a load's commit and its index update leaves the index
-//! behind the store; [`EntityIndex::check`] finds such drift and [`EntityIndex::repair`]
-//! mends it (`cadena check-index [--repair]`).
+//! The index is derived data, written only by the `indexer`, which follows the store:
+//! each commit carries an [`IndexStamp`] (the store it came from and the store version it
+//! reflects) as its tantivy payload. Searches go through an [`IndexView`], a searcher
+//! together with the stamp of the commit it reads, so that every result can name the
+//! version it was really matched against.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::store::Compressor;
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
-use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use super::normalize::{NormalizedName, Word, WordClass, normalize};
 use crate::records::{Agency, Record, RecordKind, Supplier, WatchlistEntry};
-use crate::store::Store;
 
 const WHITESPACE: &str = "cadena_whitespace";
 
 /// Memory given to tantivy's writer while building or updating the index.
 const WRITER_MEMORY: usize = 200_000_000;
 
+/// The layout of the index's documents (fields and terms). Change it with the layout:
+/// an index stamped with another layout is rebuilt from the store when it is opened.
+pub const INDEX_FORMAT: u32 = 1;
+
+/// What an index commit reflects, kept as its tantivy commit payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexStamp {
+    /// The store the index was built from (`store_state.store_id`).
+    pub store_id: String,
+    /// The store version the index reflects: every load up to it, nothing after.
+    pub version: i64,
+    /// The document layout, [`INDEX_FORMAT`] when it was written.
+    pub format: u32,
+}
+
 /// The doc store's block size, in bytes (tantivy's default is 16 KiB, compressed).
 const DOCSTORE_BLOCK_SIZE: usize = 2048;
 
-/// Records read from the store per page while (re)indexing.
-const PAGE_SIZE: i64 = 20_000;
 
 /// The schema's fields.
 #[derive(Clone, Copy)]
@@ -122,6 +136,9 @@ impl IndexedEntity {
 /// Where the index and the store disagree (see [`EntityIndex::check`]).
 #[derive(Debug, Default)]
 pub struct IndexDrift {
+    /// The store version the index is stamped with, and the store's version.
+    pub index_version: i64,
+    pub store_version: i64,
     /// Documents in the index.
     pub indexed: u64,
     /// Indexable records in the store.
@@ -229,13 +246,44 @@ pub fn indexed_words(name: &NormalizedName) -> impl Iterator<Item = &Word> {
         .filter(|word| matches!(word.class, WordClass::Regular | WordClass::Generic | WordClass::Qualifier))
 }
 
-/// The search index, opened on a directory.
+/// The search index, opened on a directory. Cheap to clone; clones share one reader
+/// and one current view.
 #[derive(Clone)]
 pub struct EntityIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
     dir: PathBuf,
+    /// The commit searches use now, with its stamp; replaced only by [`EntityIndex::reload`].
+    current: Arc<RwLock<IndexView>>,
+}
+
+/// One commit of the index, as searches see it: a searcher and the stamp of the commit
+/// it reads. A screening takes one view and does all its searches in it.
+#[derive(Clone)]
+pub struct IndexView {
+    searcher: Searcher,
+    stamp: Option<IndexStamp>,
+}
+
+impl IndexView {
+    /// The store version the view reflects (0 for an index never stamped).
+    pub fn version(&self) -> i64 {
+        self.stamp.as_ref().map_or(0, |stamp| stamp.version)
+    }
+
+    pub fn stamp(&self) -> Option<&IndexStamp> {
+        self.stamp.as_ref()
+    }
+
+    /// How many entities the view holds.
+    pub fn len(&self) -> u64 {
+        self.searcher.num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Exact-term restrictions on a candidate search.
@@ -336,160 +384,66 @@ impl EntityIndex {
         index.tokenizers().register(WHITESPACE, TextAnalyzer::from(WhitespaceTokenizer::default()));
         // No doc-store cache: blocks are small and uncompressed, and a shared cache is a lock
         // that screening threads would queue on.
-        let reader =
+        let reader: IndexReader =
             index.reader_builder().reload_policy(ReloadPolicy::Manual).doc_store_cache_num_blocks(0).try_into()?;
-        Ok(EntityIndex { index, reader, fields, dir: dir.to_owned() })
+        let view = IndexView { searcher: reader.searcher(), stamp: None };
+        let opened =
+            EntityIndex { index, reader, fields, dir: dir.to_owned(), current: Arc::new(RwLock::new(view)) };
+        opened.reload()?;
+        Ok(opened)
     }
 
-    /// Rebuilds the index in `dir` from every indexed record in the store: builds a new
-    /// index beside it, then swaps it in, so a failed rebuild leaves the old index.
-    pub async fn rebuild(store: &Store, dir: &Path) -> anyhow::Result<u64> {
-        let building = dir.with_extension("building");
-        if building.exists() {
-            std::fs::remove_dir_all(&building)?;
+    /// The only way to write the index: tantivy's writer, whose lock on the directory
+    /// holds across processes. `Ok(None)` when another process holds it. Only the
+    /// `indexer` (and tests or benchmarks of the index alone) call this.
+    pub fn try_writer(&self) -> anyhow::Result<Option<IndexWriter>> {
+        match self.index.writer(WRITER_MEMORY) {
+            Ok(writer) => Ok(Some(writer)),
+            Err(tantivy::TantivyError::LockFailure(..)) => Ok(None),
+            Err(err) => Err(err).context("opening the index writer"),
         }
-        let index = EntityIndex::open_or_create(&building)?;
-        let mut writer = index.writer()?;
-        let mut count = 0;
-        count += index.add_all::<WatchlistEntry>(store, &mut writer).await?;
-        count += index.add_all::<Supplier>(store, &mut writer).await?;
-        count += index.add_all::<Agency>(store, &mut writer).await?;
-        writer.commit()?;
-        // One segment: a query then walks each posting list once, not once per segment.
-        let segments = index.index.searchable_segment_ids()?;
+    }
+
+    /// The term that identifies an entity's document, for deleting it.
+    pub fn key_term(&self, key: &str) -> Term {
+        Term::from_field_text(self.fields.key, key)
+    }
+
+    /// Commits what `writer` holds, stamped, and makes it the current view.
+    pub fn commit(&self, writer: &mut IndexWriter, stamp: &IndexStamp) -> anyhow::Result<()> {
+        let mut prepared = writer.prepare_commit().context("preparing the index commit")?;
+        prepared.set_payload(&serde_json::to_string(stamp)?);
+        prepared.commit().context("committing the index")?;
+        self.reload()?;
+        Ok(())
+    }
+
+    /// Merges the index into one segment (after a rebuild: a query then walks each
+    /// posting list once, not once per segment).
+    pub fn merge_segments(&self, writer: &mut IndexWriter) -> anyhow::Result<()> {
+        let segments = self.index.searchable_segment_ids()?;
         if segments.len() > 1 {
             writer.merge(&segments).wait()?;
-        }
-        writer.wait_merging_threads()?;
-        drop(index);
-        let old = dir.with_extension("old");
-        if old.exists() {
-            std::fs::remove_dir_all(&old)?;
-        }
-        if dir.exists() {
-            std::fs::rename(dir, &old)?;
-        }
-        std::fs::rename(&building, dir)?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old)?;
-        }
-        Ok(count)
-    }
-
-    fn writer(&self) -> anyhow::Result<IndexWriter> {
-        self.index.writer(WRITER_MEMORY).context("the index is locked by another writer")
-    }
-
-    async fn add_all<R: Indexable>(&self, store: &Store, writer: &mut IndexWriter) -> anyhow::Result<u64> {
-        let mut after: Option<(String, String)> = None;
-        let mut count = 0;
-        loop {
-            let page = store.page_records::<R>(None, after.as_ref(), PAGE_SIZE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.source.clone(), last.key.clone()));
-            for stored in &page {
-                writer.add_document(self.document(&stored.record.to_entity(&stored.source)))?;
-                count += 1;
-            }
-        }
-        Ok(count)
-    }
-
-    /// Brings the index up to date with what one load changed, then reloads the reader.
-    pub async fn update_from_load(&self, store: &Store, kind: RecordKind, dataset_id: i64) -> anyhow::Result<u64> {
-        match kind {
-            RecordKind::Watchlist => self.update_changed::<WatchlistEntry>(store, dataset_id).await,
-            RecordKind::Suppliers => self.update_changed::<Supplier>(store, dataset_id).await,
-            RecordKind::Agencies => self.update_changed::<Agency>(store, dataset_id).await,
-            RecordKind::Procurements | RecordKind::Licences => Ok(0),
-        }
-    }
-
-    async fn update_changed<R: Indexable>(&self, store: &Store, dataset_id: i64) -> anyhow::Result<u64> {
-        let mut writer = self.writer()?;
-        let mut after: Option<(String, String)> = None;
-        let mut count = 0;
-        loop {
-            let page = store.page_records::<R>(Some(dataset_id), after.as_ref(), PAGE_SIZE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.source.clone(), last.key.clone()));
-            for stored in &page {
-                let entity = stored.record.to_entity(&stored.source);
-                writer.delete_term(Term::from_field_text(self.fields.key, &entity.key()));
-                writer.add_document(self.document(&entity))?;
-                count += 1;
-            }
-        }
-        writer.commit()?;
-        self.reload()?;
-        Ok(count)
-    }
-
-    /// Compares every indexed document with what the store says it should be.
-    pub async fn check(&self, store: &Store) -> anyhow::Result<IndexDrift> {
-        let mut indexed = std::collections::HashMap::new();
-        let searcher = self.reader.searcher();
-        for segment in searcher.segment_readers() {
-            let documents = segment.get_store_reader(0)?;
-            for doc in documents.iter::<TantivyDocument>(segment.alive_bitset()) {
-                let entity = self.entity(&doc?);
-                indexed.insert(entity.key(), entity);
-            }
-        }
-        let mut drift = IndexDrift { indexed: indexed.len() as u64, ..IndexDrift::default() };
-        self.compare_kind::<WatchlistEntry>(store, &mut indexed, &mut drift).await?;
-        self.compare_kind::<Supplier>(store, &mut indexed, &mut drift).await?;
-        self.compare_kind::<Agency>(store, &mut indexed, &mut drift).await?;
-        drift.extra = indexed.into_keys().collect();
-        drift.extra.sort();
-        Ok(drift)
-    }
-
-    /// Checks one kind's stored records against the index, removing each from `indexed`
-    /// as it is seen, so that what is left there is indexed but no longer stored.
-    async fn compare_kind<R: Indexable>(
-        &self,
-        store: &Store,
-        indexed: &mut std::collections::HashMap<String, IndexedEntity>,
-        drift: &mut IndexDrift,
-    ) -> anyhow::Result<()> {
-        let mut after: Option<(String, String)> = None;
-        loop {
-            let page = store.page_records::<R>(None, after.as_ref(), PAGE_SIZE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.source.clone(), last.key.clone()));
-            for stored in &page {
-                let expected = stored.record.to_entity(&stored.source);
-                drift.stored += 1;
-                match indexed.remove(&expected.key()) {
-                    None => drift.missing.push(expected),
-                    Some(found) if found != expected => drift.stale.push(expected),
-                    Some(_) => {}
-                }
-            }
         }
         Ok(())
     }
 
-    /// Mends what [`EntityIndex::check`] found: indexes the missing and stale records
-    /// afresh and deletes the documents of records the store no longer has.
-    pub fn repair(&self, drift: &IndexDrift) -> anyhow::Result<()> {
-        let mut writer = self.writer()?;
-        for key in &drift.extra {
-            writer.delete_term(Term::from_field_text(self.fields.key, key));
+    /// Every entity the view holds, in no particular order (for checking the index).
+    pub fn all_entities(&self, view: &IndexView) -> anyhow::Result<Vec<IndexedEntity>> {
+        let mut entities = Vec::new();
+        for segment in view.searcher.segment_readers() {
+            let documents = segment.get_store_reader(0)?;
+            for doc in documents.iter::<TantivyDocument>(segment.alive_bitset()) {
+                entities.push(self.entity(&doc?));
+            }
         }
-        for entity in drift.missing.iter().chain(&drift.stale) {
-            writer.delete_term(Term::from_field_text(self.fields.key, &entity.key()));
-            writer.add_document(self.document(entity))?;
-        }
-        writer.commit()?;
-        writer.wait_merging_threads()?;
-        self.reload()
+        Ok(entities)
     }
 
-    /// Adds entities directly (benchmarks and tests of the index alone); commits and reloads.
+    /// Adds entities directly, for benchmarks and tests of the index alone (an index no
+    /// indexer owns); commits and reloads. The commit is stamped with no store.
     pub fn add_entities<'a>(&self, entities: impl IntoIterator<Item = &'a IndexedEntity>) -> anyhow::Result<u64> {
-        let mut writer = self.writer()?;
+        let mut writer = self.try_writer()?.context("the index is locked by another writer")?;
         let mut count = 0;
         for entity in entities {
             writer.delete_term(Term::from_field_text(self.fields.key, &entity.key()));
@@ -502,21 +456,41 @@ impl EntityIndex {
         Ok(count)
     }
 
-    /// Makes the latest commit visible to searches.
-    pub fn reload(&self) -> anyhow::Result<()> {
-        self.reader.reload().context("reloading the index")
+    /// The commit searches use now.
+    pub fn view(&self) -> IndexView {
+        self.current.read().expect("the index view lock").clone()
     }
 
-    /// How many entities are indexed.
+    /// Makes the newest commit on disk the current view, with its stamp, and returns it.
+    /// The stamp is read before and after the reader reloads; if another process
+    /// committed in between, it is read again, so a view never pairs a searcher with
+    /// another commit's stamp.
+    pub fn reload(&self) -> anyhow::Result<IndexView> {
+        loop {
+            let before = self.index.load_metas().context("reading the index's commit")?;
+            self.reader.reload().context("reloading the index")?;
+            let after = self.index.load_metas().context("reading the index's commit")?;
+            if before.opstamp != after.opstamp {
+                continue;
+            }
+            let stamp = after.payload.as_deref().and_then(|payload| serde_json::from_str(payload).ok());
+            let view = IndexView { searcher: self.reader.searcher(), stamp };
+            *self.current.write().expect("the index view lock") = view.clone();
+            return Ok(view);
+        }
+    }
+
+    /// How many entities the current view holds.
     pub fn len(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.view().len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn document(&self, entity: &IndexedEntity) -> TantivyDocument {
+    /// The document that indexes an entity.
+    pub fn document(&self, entity: &IndexedEntity) -> TantivyDocument {
         let f = &self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.key, entity.key());
@@ -575,13 +549,18 @@ impl EntityIndex {
         }
     }
 
-    /// The best `budget` candidates for a query, best first by tantivy's BM25 score.
-    pub fn candidates(&self, query: &CandidateQuery, budget: usize) -> anyhow::Result<Vec<IndexedEntity>> {
+    /// The best `budget` candidates for a query in a view, best first by tantivy's BM25 score.
+    pub fn candidates(
+        &self,
+        view: &IndexView,
+        query: &CandidateQuery,
+        budget: usize,
+    ) -> anyhow::Result<Vec<IndexedEntity>> {
         let f = &self.fields;
         let term = |field, text: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic))
         };
-        let searcher = self.reader.searcher();
+        let searcher = &view.searcher;
         let token = |what, text: &str| Term::from_field_text(f.terms, &term_text(query.kind, what, text));
         let mut words: Vec<&Word> = query.names.iter().flat_map(indexed_words).collect();
         words.sort_unstable_by(|a, b| a.text.cmp(&b.text));

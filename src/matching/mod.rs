@@ -14,7 +14,7 @@ pub mod score;
 
 use serde::{Deserialize, Serialize};
 
-use self::index::{CandidateQuery, EntityIndex, Filters, IndexedEntity, licence_number_key};
+use self::index::{CandidateQuery, EntityIndex, Filters, IndexView, IndexedEntity, licence_number_key};
 use self::normalize::{NormalizedName, normalize};
 use self::score::{NameComparison, WordPair, compare};
 use crate::records::RecordKind;
@@ -222,9 +222,15 @@ impl Matcher {
         self.thresholds
     }
 
-    /// Screens one supplier or agency against the watchlists: every entity at or above
-    /// the *possible* threshold, best first.
+    /// [`Matcher::screen_in`] the index's current view, for a single search whose
+    /// result need not name the version it used.
     pub fn screen(&self, query: &ScreeningQuery) -> anyhow::Result<Vec<Match>> {
+        self.screen_in(&self.index.view(), query)
+    }
+
+    /// Screens one supplier or agency against the watchlists of one index view: every
+    /// entity at or above the *possible* threshold, best first.
+    pub fn screen_in(&self, view: &IndexView, query: &ScreeningQuery) -> anyhow::Result<Vec<Match>> {
         let names: Vec<NormalizedName> =
             std::iter::once(&query.name).chain(&query.aliases).map(|name| normalize(name)).collect();
         let tax_id = query.tax_id.as_deref().and_then(tax_id_key);
@@ -235,7 +241,7 @@ impl Matcher {
             licence_number: None,
             filters: Filters::default(),
         };
-        let candidates = self.index.candidates(&candidate_query, CANDIDATE_BUDGET)?;
+        let candidates = self.index.candidates(view, &candidate_query, CANDIDATE_BUDGET)?;
         let query_names: Vec<&str> =
             std::iter::once(query.name.as_str()).chain(query.aliases.iter().map(String::as_str)).collect();
         let mut matches: Vec<Match> = candidates
@@ -331,10 +337,15 @@ impl Matcher {
         }
     }
 
+    /// [`Matcher::search_in`] the index's current view.
+    pub fn search(&self, query: &SearchQuery) -> anyhow::Result<Vec<Match>> {
+        self.search_in(&self.index.view(), query)
+    }
+
     /// Searches entities (agencies by default) by part of a name, a name with typos or
     /// missing accents, a tax id or a licence number; best first. A result's score is how
     /// much of what was typed it covers.
-    pub fn search(&self, query: &SearchQuery) -> anyhow::Result<Vec<Match>> {
+    pub fn search_in(&self, view: &IndexView, query: &SearchQuery) -> anyhow::Result<Vec<Match>> {
         let text = query.text.trim();
         if text.is_empty() {
             return Ok(Vec::new());
@@ -355,7 +366,7 @@ impl Matcher {
             filters,
         };
         let limit = query.limit.unwrap_or(SEARCH_DEFAULT_LIMIT);
-        let candidates = self.index.candidates(&candidate_query, CANDIDATE_BUDGET.max(limit))?;
+        let candidates = self.index.candidates(view, &candidate_query, CANDIDATE_BUDGET.max(limit))?;
         let mut found: Vec<Match> = candidates
             .into_iter()
             .map(|entity| {

@@ -1,15 +1,16 @@
 //! Batch audits in the store: the uploaded file, its chunks (the unit of work that
 //! workers claim) and the report rows.
 //!
-//! A worker claims a pending chunk with an `UPDATE … WHERE status = 'pending'` (so two
-//! workers never both get it), screens its rows, and writes the rows and the chunk's
-//! `done` mark in one transaction: a worker that dies mid-chunk leaves nothing of it,
-//! and the chunk is handed out again once its worker is known dead.
+//! A worker claims a pending chunk with a lease (`store::leases`: one `UPDATE`, with
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers never both get it), screens
+//! its rows while renewing the lease, and writes the rows, the chunk's `done` mark and
+//! what it was screened against (index version, ruleset digest) in one transaction, only
+//! if the chunk is still its own: a worker that dies mid-chunk leaves nothing of it, and
+//! any worker takes the chunk over once the lease has expired.
 
 use serde::Serialize;
 use sqlx::Row;
 
-use super::datasets::{is_dead_worker, worker_id};
 use super::{Store, now};
 
 /// An audit as stored, without its file.
@@ -37,6 +38,18 @@ pub struct AuditProgress {
     pub rows_rejected: i64,
     /// Rows per risk band so far.
     pub bands: Vec<(String, i64)>,
+    /// What the finished chunks were screened against: one entry per index version and
+    /// ruleset digest, with how many chunks used it (more than one when a load or a rule
+    /// change came in the middle of the audit).
+    pub screened_with: Vec<ScreenedWith>,
+}
+
+/// An index version and ruleset digest some of an audit's chunks were screened with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ScreenedWith {
+    pub dataset_version: i64,
+    pub ruleset_digest: String,
+    pub n_chunks: i64,
 }
 
 /// A chunk claimed by this process.
@@ -143,7 +156,18 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(Some(AuditProgress { audit, rows_done, rows_rejected, bands }))
+        let screened_with = sqlx::query_as::<_, (i64, String, i64)>(
+            "SELECT dataset_version, ruleset_digest, COUNT(*) FROM audit_chunks \
+             WHERE audit_id = $1 AND status = 'done' AND dataset_version IS NOT NULL \
+             GROUP BY dataset_version, ruleset_digest ORDER BY dataset_version, ruleset_digest",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|(dataset_version, ruleset_digest, n_chunks)| ScreenedWith { dataset_version, ruleset_digest, n_chunks })
+        .collect();
+        Ok(Some(AuditProgress { audit, rows_done, rows_rejected, bands, screened_with }))
     }
 
     /// Cancels a queued or running audit; returns whether it was.
@@ -158,68 +182,68 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Hands the chunks of workers on this host that no longer run back to the queue.
-    pub async fn release_dead_audit_chunks(&self) -> sqlx::Result<u64> {
-        let running: Vec<(i64, i64, Option<String>)> =
-            sqlx::query_as("SELECT audit_id, chunk, worker FROM audit_chunks WHERE status = 'running'")
-                .fetch_all(&self.pool)
-                .await?;
-        let mut released = 0;
-        for (audit_id, chunk, worker) in running {
-            if !worker.as_deref().is_some_and(is_dead_worker) {
-                continue;
-            }
-            released += sqlx::query(
-                "UPDATE audit_chunks SET status = 'pending', worker = NULL, claimed_at = NULL \
-                 WHERE audit_id = $1 AND chunk = $2 AND status = 'running' AND worker = $3",
-            )
-            .bind(audit_id)
-            .bind(chunk)
-            .bind(worker)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        }
-        Ok(released)
-    }
-
-    /// Claims the next pending chunk of a queued or running audit for this process.
+    /// Claims, leased to this worker, the next chunk of a queued or running audit that is
+    /// pending or whose worker's lease expired.
     pub async fn claim_audit_chunk(&self) -> sqlx::Result<Option<ClaimedChunk>> {
-        loop {
-            let next: Option<(i64, i64)> = sqlx::query_as(
-                "SELECT c.audit_id, c.chunk FROM audit_chunks c JOIN audits a ON a.id = c.audit_id \
-                 WHERE c.status = 'pending' AND a.status IN ('queued', 'running') \
-                 ORDER BY c.audit_id, c.chunk LIMIT 1",
-            )
+        let now_sql = self.backend.now_sql();
+        let sql = format!(
+            "UPDATE audit_chunks SET status = 'running', worker = $1, claimed_at = $2, lease_until = {until} \
+             WHERE (audit_id, chunk) = (SELECT c.audit_id, c.chunk FROM audit_chunks c JOIN audits a ON a.id = c.audit_id \
+                 WHERE (c.status = 'pending' OR (c.status = 'running' AND c.lease_until < {now_sql})) \
+                 AND a.status IN ('queued', 'running') \
+                 ORDER BY c.audit_id, c.chunk LIMIT 1 {skip_locked}) \
+             AND (status = 'pending' OR lease_until < {now_sql}) \
+             RETURNING audit_id, chunk",
+            until = self.backend.now_plus_seconds_sql(3),
+            skip_locked = match self.backend {
+                super::Backend::Sqlite => "",
+                super::Backend::Postgres => "FOR UPDATE OF c SKIP LOCKED",
+            },
+        );
+        let claimed: Option<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(self.worker_id())
+            .bind(now())
+            .bind(self.lease_seconds())
             .fetch_optional(&self.pool)
             .await?;
-            let Some((audit_id, chunk)) = next else { return Ok(None) };
-            // Another worker may have claimed it since: the status re-check makes this a no-op then.
-            let claimed = sqlx::query(
-                "UPDATE audit_chunks SET status = 'running', worker = $1, claimed_at = $2 \
-                 WHERE audit_id = $3 AND chunk = $4 AND status = 'pending'",
-            )
-            .bind(worker_id())
-            .bind(now())
+        let Some((audit_id, chunk)) = claimed else { return Ok(None) };
+        sqlx::query("UPDATE audits SET status = 'running' WHERE id = $1 AND status = 'queued'")
             .bind(audit_id)
-            .bind(chunk)
             .execute(&self.pool)
-            .await?
-            .rows_affected();
-            if claimed == 1 {
-                sqlx::query("UPDATE audits SET status = 'running' WHERE id = $1 AND status = 'queued'")
-                    .bind(audit_id)
-                    .execute(&self.pool)
-                    .await?;
-                return Ok(Some(ClaimedChunk { audit_id, chunk }));
-            }
-        }
+            .await?;
+        Ok(Some(ClaimedChunk { audit_id, chunk }))
     }
 
-    /// Stores a chunk's report rows and marks it done, in one transaction; then completes
-    /// the audit if that was its last chunk.
-    pub async fn finish_audit_chunk(&self, claimed: ClaimedChunk, rows: &[AuditRow]) -> sqlx::Result<()> {
+    /// Stores a chunk's report rows, marks it done and records what it was screened
+    /// against, in one transaction, if the chunk is still this worker's (returns whether
+    /// it was; if not, another worker took it over and nothing is written). Then
+    /// completes the audit if that was its last chunk.
+    pub async fn finish_audit_chunk(
+        &self,
+        claimed: ClaimedChunk,
+        rows: &[AuditRow],
+        screened_with: (i64, &str),
+    ) -> sqlx::Result<bool> {
         let mut tx = self.pool.begin().await?;
+        let (dataset_version, ruleset_digest) = screened_with;
+        // First, so that the chunk's row is locked (PostgreSQL) before anything is written.
+        let owned = sqlx::query(
+            "UPDATE audit_chunks SET status = 'done', lease_until = NULL, dataset_version = $1, ruleset_digest = $2 \
+             WHERE audit_id = $3 AND chunk = $4 AND worker = $5 AND status = 'running'",
+        )
+        .bind(dataset_version)
+        .bind(ruleset_digest)
+        .bind(claimed.audit_id)
+        .bind(claimed.chunk)
+        .bind(self.worker_id())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !owned {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         let backend = self.backend;
         for batch in rows.chunks(200) {
             let values: Vec<String> =
@@ -239,17 +263,12 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        sqlx::query("UPDATE audit_chunks SET status = 'done' WHERE audit_id = $1 AND chunk = $2")
-            .bind(claimed.audit_id)
-            .bind(claimed.chunk)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         // After the commit, not inside it: two workers finishing the last two chunks at
         // once would each see the other's chunk as not done yet. The later commit always
         // sees both.
         self.complete_finished_audits().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Marks completed every queued or running audit whose chunks are all done.
@@ -264,14 +283,16 @@ impl Store {
         Ok(result.rows_affected())
     }
 
-    /// Gives a claimed chunk back (the audit was cancelled, or the worker is stopping).
+    /// Gives a chunk this worker claimed back to the queue (its screening failed, or
+    /// the worker is stopping).
     pub async fn release_audit_chunk(&self, claimed: ClaimedChunk) -> sqlx::Result<()> {
         sqlx::query(
-            "UPDATE audit_chunks SET status = 'pending', worker = NULL, claimed_at = NULL \
-             WHERE audit_id = $1 AND chunk = $2 AND status = 'running'",
+            "UPDATE audit_chunks SET status = 'pending', worker = NULL, claimed_at = NULL, lease_until = NULL \
+             WHERE audit_id = $1 AND chunk = $2 AND status = 'running' AND worker = $3",
         )
         .bind(claimed.audit_id)
         .bind(claimed.chunk)
+        .bind(self.worker_id())
         .execute(&self.pool)
         .await?;
         Ok(())

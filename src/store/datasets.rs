@@ -62,21 +62,34 @@ pub struct DatasetVersion {
     /// updates records, loading into another adds them beside.
     pub source: String,
     pub file_name: String,
+    /// The file's format as given (`csv`, `ocds`, …); detected when the load runs if `None`.
+    pub format: Option<String>,
     pub file_path: Option<String>,
     pub file_sha256: Option<String>,
     pub encoding: Option<String>,
     pub delimiter: Option<String>,
     pub status: LoadStatus,
+    /// The store version this load made when it completed: loads are numbered in the
+    /// order they committed, and an index at version N holds every load up to N.
+    pub version: Option<i64>,
     pub n_rows: i64,
     pub n_inserted: i64,
     pub n_updated: i64,
     pub n_unchanged: i64,
     pub n_rejected: i64,
     pub error: Option<String>,
+    /// The worker that has (or last had) the load: `host/pid/random`.
     pub worker: Option<String>,
+    /// Until when the worker's claim on a running load holds, unless renewed.
+    pub lease_until: Option<String>,
+    /// How many times a worker started the load.
+    pub attempts: i64,
     pub queued_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// CSV columns sent to fields, as given (`--map`); not shown.
+    #[serde(skip)]
+    pub column_map: Vec<(String, String)>,
 }
 
 /// A row a load rejected.
@@ -112,29 +125,42 @@ pub struct NewLoad<'a> {
     pub kind: RecordKind,
     pub source: &'a str,
     pub file_name: &'a str,
-    /// Set for queued loads, which a worker reads from disk later.
-    pub file_path: Option<&'a str>,
+    /// The format to read the file as; detected when `None`.
+    pub format: Option<&'a str>,
+    /// CSV columns sent to fields (header name, field name).
+    pub column_map: &'a [(String, String)],
 }
 
-const DATASET_COLUMNS: &str = "id, kind, source, file_name, file_path, file_sha256, encoding, delimiter, \
-     status, n_rows, n_inserted, n_updated, n_unchanged, n_rejected, error, worker, queued_at, \
-     started_at, finished_at";
+/// How many times a queued load is started before a worker gives up on it: a file
+/// that kills its worker every time is failed, not retried for ever.
+pub const MAX_LOAD_ATTEMPTS: i64 = 3;
+
+const DATASET_COLUMNS: &str = "id, kind, source, file_name, format, column_map, file_path, file_sha256, encoding, \
+     delimiter, status, version, n_rows, n_inserted, n_updated, n_unchanged, n_rejected, error, worker, lease_until, \
+     attempts, queued_at, started_at, finished_at";
 
 fn dataset_from_row(row: &AnyRow) -> Result<DatasetVersion, sqlx::Error> {
     let decode_err =
         |column: &str, message: String| sqlx::Error::ColumnDecode { index: column.to_owned(), source: message.into() };
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
+    let column_map: Option<String> = row.try_get("column_map")?;
+    let column_map = match column_map {
+        Some(json) => serde_json::from_str(&json).map_err(|err| decode_err("column_map", err.to_string()))?,
+        None => Vec::new(),
+    };
     Ok(DatasetVersion {
         id: row.try_get("id")?,
         kind: RecordKind::parse(&kind).ok_or_else(|| decode_err("kind", format!("unknown record kind {kind:?}")))?,
         source: row.try_get("source")?,
         file_name: row.try_get("file_name")?,
+        format: row.try_get("format")?,
         file_path: row.try_get("file_path")?,
         file_sha256: row.try_get("file_sha256")?,
         encoding: row.try_get("encoding")?,
         delimiter: row.try_get("delimiter")?,
         status: status.parse().map_err(|message| decode_err("status", message))?,
+        version: row.try_get("version")?,
         n_rows: row.try_get("n_rows")?,
         n_inserted: row.try_get("n_inserted")?,
         n_updated: row.try_get("n_updated")?,
@@ -142,86 +168,129 @@ fn dataset_from_row(row: &AnyRow) -> Result<DatasetVersion, sqlx::Error> {
         n_rejected: row.try_get("n_rejected")?,
         error: row.try_get("error")?,
         worker: row.try_get("worker")?,
+        lease_until: row.try_get("lease_until")?,
+        attempts: row.try_get("attempts")?,
         queued_at: row.try_get("queued_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        column_map,
     })
 }
 
 impl Store {
-    /// Records a new load, either queued for a worker or already running in this process.
-    pub async fn create_load(&self, load: &NewLoad<'_>, status: LoadStatus) -> sqlx::Result<i64> {
-        let now = now();
-        let started_at = (status == LoadStatus::Running).then(|| now.clone());
-        let worker = (status == LoadStatus::Running).then(worker_id);
-        sqlx::query_scalar(
-            "INSERT INTO datasets (kind, source, file_name, file_path, status, worker, queued_at, started_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    /// Records a load that this process runs now, leased to this worker.
+    pub async fn create_running_load(&self, load: &NewLoad<'_>) -> sqlx::Result<i64> {
+        let sql = format!(
+            "INSERT INTO datasets (kind, source, file_name, format, column_map, status, worker, lease_until, attempts, \
+             queued_at, started_at) VALUES ($1, $2, $3, $4, $5, 'running', $6, {}, 1, $8, $8) RETURNING id",
+            self.backend.now_plus_seconds_sql(7)
+        );
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(load.kind.as_str())
+            .bind(load.source)
+            .bind(load.file_name)
+            .bind(load.format)
+            .bind(column_map_json(load.column_map))
+            .bind(self.worker_id())
+            .bind(self.lease_seconds())
+            .bind(now())
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Queues a load for any worker, with its file kept in the store so that a worker on
+    /// any host can run it (`cadena ingest --queue`, uploads).
+    pub async fn queue_load(&self, load: &NewLoad<'_>, content: &[u8]) -> sqlx::Result<DatasetVersion> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO datasets (kind, source, file_name, format, column_map, status, queued_at) \
+             VALUES ($1, $2, $3, $4, $5, 'queued', $6) RETURNING id",
         )
         .bind(load.kind.as_str())
         .bind(load.source)
         .bind(load.file_name)
-        .bind(load.file_path)
-        .bind(status.as_str())
-        .bind(worker)
-        .bind(now)
-        .bind(started_at)
-        .fetch_one(&self.pool)
-        .await
+        .bind(load.format)
+        .bind(column_map_json(load.column_map))
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO load_files (dataset_id, content) VALUES ($1, $2)")
+            .bind(id)
+            .bind(content.to_vec())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(self.get_load(id).await?.expect("the load just queued"))
     }
 
-    /// Claims the oldest queued load for this process, or returns `None` when there is none.
-    ///
-    /// Safe with several workers on one database: the `status = 'queued'` re-check in
-    /// the outer `WHERE` makes a second claimant of the same row update nothing.
+    /// The file a queued load reads, as kept in the store.
+    pub async fn load_file(&self, id: i64) -> sqlx::Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT content FROM load_files WHERE dataset_id = $1").bind(id).fetch_optional(&self.pool).await
+    }
+
+    /// Claims the oldest load waiting for a worker, leased to this one: a queued load, or
+    /// a running one whose worker's lease expired (its file is in the store, and nothing
+    /// of the interrupted run was applied, since a load commits whole). `None` when
+    /// there is none.
     pub async fn claim_queued_load(&self) -> sqlx::Result<Option<DatasetVersion>> {
-        let now = now();
+        let now_sql = self.backend.now_sql();
         let sql = format!(
-            "UPDATE datasets SET status = 'running', worker = $1, started_at = $2 \
-             WHERE status = 'queued' AND id = (SELECT MIN(id) FROM datasets WHERE status = 'queued') \
-             RETURNING {DATASET_COLUMNS}"
+            "UPDATE datasets SET status = 'running', worker = $1, started_at = $2, attempts = attempts + 1, \
+             lease_until = {until}, error = NULL \
+             WHERE id = (SELECT id FROM datasets WHERE status = 'queued' \
+                 OR (status = 'running' AND lease_until < {now_sql} AND attempts < {MAX_LOAD_ATTEMPTS} \
+                     AND id IN (SELECT dataset_id FROM load_files)) \
+               ORDER BY id LIMIT 1 {skip_locked}) \
+             AND (status = 'queued' OR lease_until < {now_sql}) \
+             RETURNING {DATASET_COLUMNS}",
+            until = self.backend.now_plus_seconds_sql(3),
+            skip_locked = self.backend.skip_locked(),
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(worker_id()).bind(now).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(self.worker_id())
+            .bind(now())
+            .bind(self.lease_seconds())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(dataset_from_row).transpose()
     }
 
-    /// Marks the running loads of processes on this host that no longer exist as
-    /// interrupted: since a load commits whole, none of their rows were applied.
-    /// Loads claimed on other hosts are left to those hosts.
-    pub async fn mark_dead_loads_interrupted(&self) -> sqlx::Result<u64> {
-        let host_prefix = format!("{}/", host_name());
-        let running: Vec<(i64, Option<String>)> =
-            sqlx::query_as("SELECT id, worker FROM datasets WHERE status = 'running'").fetch_all(&self.pool).await?;
-        let mut n_interrupted = 0;
-        for (id, worker) in running {
-            let Some(pid) = worker.as_deref().and_then(|w| w.strip_prefix(&host_prefix)) else {
-                continue;
-            };
-            if process_is_alive(pid) {
-                continue;
-            }
-            n_interrupted += sqlx::query(
-                "UPDATE datasets SET status = 'interrupted', finished_at = $1, \
-                 error = 'the process stopped during the load; nothing of it was applied, load the file again' \
-                 WHERE id = $2 AND status = 'running'",
-            )
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+    /// Ends the running loads whose worker's lease expired and that no worker can take
+    /// over: those run from a file the store does not have (a `cadena ingest` that was
+    /// killed) become `interrupted`, and queued loads that were started too often
+    /// `failed`. Since a load commits whole, nothing of either was applied.
+    pub async fn end_abandoned_loads(&self) -> sqlx::Result<u64> {
+        let now_sql = self.backend.now_sql();
+        let interrupted = format!(
+            "UPDATE datasets SET status = 'interrupted', finished_at = $1, \
+             error = 'the process stopped during the load; nothing of it was applied, load the file again' \
+             WHERE status = 'running' AND lease_until < {now_sql} AND id NOT IN (SELECT dataset_id FROM load_files)"
+        );
+        let failed = format!(
+            "UPDATE datasets SET status = 'failed', finished_at = $1, \
+             error = 'the load stopped its worker {MAX_LOAD_ATTEMPTS} times; nothing of it was applied' \
+             WHERE status = 'running' AND lease_until < {now_sql} AND attempts >= {MAX_LOAD_ATTEMPTS}"
+        );
+        let mut n_ended = 0;
+        for sql in [interrupted, failed] {
+            n_ended += sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now()).execute(&self.pool).await?.rows_affected();
         }
-        Ok(n_interrupted)
+        Ok(n_ended)
     }
 
-    /// Records that a load failed before any of its rows could be applied.
+    /// Records that a load of this worker's failed before any of its rows could be
+    /// applied. A load another worker has taken over is left to it.
     pub async fn fail_load(&self, id: i64, error: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE datasets SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3")
-            .bind(error)
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE datasets SET status = 'failed', error = $1, finished_at = $2, lease_until = NULL \
+             WHERE id = $3 AND worker = $4 AND status = 'running'",
+        )
+        .bind(error)
+        .bind(now())
+        .bind(id)
+        .bind(self.worker_id())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -259,14 +328,10 @@ impl Store {
             })
             .collect()
     }
+}
 
-    /// The dataset version the store is at: the id of the newest completed load, or 0.
-    /// Screening results name it, so that a new load invalidates cached results.
-    pub async fn dataset_version(&self) -> sqlx::Result<i64> {
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(id) FROM datasets WHERE status = 'completed'").fetch_one(&self.pool).await?;
-        Ok(version.unwrap_or(0))
-    }
+fn column_map_json(column_map: &[(String, String)]) -> Option<String> {
+    (!column_map.is_empty()).then(|| serde_json::to_string(column_map).expect("pairs of strings serialise"))
 }
 
 /// Writes a load's rejected rows; part of the load's transaction.
@@ -290,21 +355,36 @@ pub(crate) async fn insert_rejected_rows(
     Ok(())
 }
 
-/// Marks a load completed with its counts; part of the load's transaction, so the
-/// counts and the data they describe commit together.
+/// Why a load's transaction could not complete it.
+#[derive(Debug, thiserror::Error)]
+pub enum CompleteError {
+    #[error("the load is no longer this worker's (its lease expired and another worker took it over)")]
+    LeaseLost,
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// Marks a load completed with its counts and gives it the next store version; part of
+/// the load's transaction, so the counts, the version and the data they describe commit
+/// together. Refused when the load is no longer `worker`'s: the transaction must then
+/// be rolled back, since the worker that took it over applies it.
 pub(crate) async fn complete_load(
     conn: &mut AnyConnection,
     dataset_id: i64,
+    worker: &str,
     file_sha256: &str,
     encoding: &str,
     delimiter: &str,
     counts: &LoadCounts,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE datasets SET status = 'completed', file_sha256 = $1, encoding = $2, delimiter = $3, \
-         n_rows = $4, n_inserted = $5, n_updated = $6, n_unchanged = $7, n_rejected = $8, \
-         finished_at = $9, error = NULL WHERE id = $10",
+) -> Result<i64, CompleteError> {
+    let version = super::versions::next_version(conn).await?;
+    let updated = sqlx::query(
+        "UPDATE datasets SET status = 'completed', version = $1, file_sha256 = $2, encoding = $3, delimiter = $4, \
+         n_rows = $5, n_inserted = $6, n_updated = $7, n_unchanged = $8, n_rejected = $9, \
+         finished_at = $10, error = NULL, lease_until = NULL \
+         WHERE id = $11 AND worker = $12 AND status = 'running'",
     )
+    .bind(version)
     .bind(file_sha256)
     .bind(encoding)
     .bind(delimiter)
@@ -315,35 +395,11 @@ pub(crate) async fn complete_load(
     .bind(counts.n_rejected)
     .bind(now())
     .bind(dataset_id)
+    .bind(worker)
     .execute(&mut *conn)
     .await?;
-    Ok(())
-}
-
-/// Identifies this process among the workers that share a database: `host/pid`.
-pub fn worker_id() -> String {
-    format!("{}/{}", host_name(), std::process::id())
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|name| name.trim().to_owned())
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
-}
-
-/// Whether `worker` (as [`worker_id`] writes it) is a process of this host that no longer
-/// runs. Workers of other hosts are never taken for dead.
-pub fn is_dead_worker(worker: &str) -> bool {
-    let host_prefix = format!("{}/", host_name());
-    worker.strip_prefix(&host_prefix).is_some_and(|pid| !process_is_alive(pid))
-}
-
-/// Whether a process with this pid runs on this host. Where that cannot be known (no
-/// `/proc`), the process is assumed alive, so that no live load is marked interrupted.
-fn process_is_alive(pid: &str) -> bool {
-    let proc_dir = std::path::Path::new("/proc");
-    !proc_dir.exists() || proc_dir.join(pid).exists()
+    if updated.rows_affected() != 1 {
+        return Err(CompleteError::LeaseLost);
+    }
+    Ok(version)
 }

@@ -9,11 +9,14 @@
 pub mod audits;
 pub mod datasets;
 pub mod keys;
+pub mod leases;
 pub mod records;
 pub mod screenings;
+pub mod versions;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,6 +24,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use datasets::{DatasetVersion, LoadStatus, RejectedRow};
+pub use leases::{DEFAULT_LEASE, Job, LeaseGuard};
 
 /// Where the store lives, as configured on the command line or in the environment.
 #[derive(clap::Args, Debug, Clone)]
@@ -32,6 +36,10 @@ pub struct StoreConfig {
     /// directory is used when this is not given.
     #[arg(long, env = "CADENA_DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+    /// How long, in seconds, a claimed job (a queued load, an audit chunk) stays one
+    /// worker's without renewal; after that any worker on any host may take it over.
+    #[arg(long, env = "CADENA_LEASE_SECONDS", default_value_t = DEFAULT_LEASE.as_secs(), global = true)]
+    pub lease_seconds: u64,
 }
 
 impl StoreConfig {
@@ -72,6 +80,16 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     verified_keys: keys::VerifiedKeys,
+    /// The PostgreSQL URL, for the `LISTEN` connection that hears of new store versions.
+    postgres_url: Option<Arc<str>>,
+    /// Who this handle claims jobs as: host, pid and a random part, so that a process
+    /// restarted with the pid of a dead one is never taken for it.
+    worker_id: Arc<str>,
+    /// How long a claimed job stays this worker's without a renewal.
+    lease: Duration,
+    /// The newest store version this process committed, for listeners in the process
+    /// (the indexer); other processes hear of it by `NOTIFY` or by polling.
+    committed: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 /// The name of the SQLite file inside the data directory.
@@ -88,7 +106,7 @@ impl Store {
             None => Store::open_sqlite(&config.data_dir).await?,
         };
         store.migrate().await?;
-        Ok(store)
+        Ok(store.with_lease(Duration::from_secs(config.lease_seconds.max(1))))
     }
 
     /// Opens (creating if needed) the SQLite database in `data_dir`, in WAL mode.
@@ -137,7 +155,32 @@ impl Store {
             .connect_with(options)
             .await
             .context("failed to connect to the database")?;
-        Ok(Store { pool, backend, verified_keys: keys::verified_keys_cache() })
+        Ok(Store {
+            pool,
+            backend,
+            verified_keys: keys::verified_keys_cache(),
+            postgres_url: (backend == Backend::Postgres).then(|| Arc::from(url)),
+            worker_id: Arc::from(leases::new_worker_id()),
+            lease: DEFAULT_LEASE,
+            committed: Arc::new(tokio::sync::watch::channel(0).0),
+        })
+    }
+
+    /// The same store with jobs leased for `lease` at a time (see [`leases`]).
+    pub fn with_lease(mut self, lease: Duration) -> Store {
+        self.lease = lease;
+        self
+    }
+
+    /// The same store, claiming jobs as a worker of its own: to the leases it is another
+    /// process (tests, or several workers in one process).
+    pub fn with_new_worker_id(&self) -> Store {
+        Store { worker_id: Arc::from(leases::new_worker_id()), ..self.clone() }
+    }
+
+    /// The identity this handle claims jobs under (`host/pid/random`).
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
     }
 
     /// Applies the migrations this backend has not seen yet.

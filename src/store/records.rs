@@ -189,31 +189,36 @@ pub struct StoredRecord<R> {
     pub record: R,
 }
 
-impl Store {
-    /// Reads records of one kind in `(source, key)` order, `limit` at a time, starting after
-    /// `after`; with `changed_in`, only those that load inserted or changed.
-    pub async fn page_records<R: Record>(
-        &self,
-        changed_in: Option<i64>,
-        after: Option<&(String, String)>,
-        limit: i64,
-    ) -> sqlx::Result<Vec<StoredRecord<R>>> {
-        let (after_source, after_key) = after.cloned().unwrap_or_default();
-        let changed = if changed_in.is_some() { "dataset_id = $4 AND" } else { "" };
-        let sql = format!(
-            "SELECT source, record_key, {} FROM {} WHERE {changed} (source > $1 OR (source = $1 AND record_key > $2)) \
-             ORDER BY source, record_key LIMIT $3",
-            record_columns(R::KIND).join(", "),
-            R::KIND.table()
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after_source).bind(after_key).bind(limit);
-        if let Some(dataset_id) = changed_in {
-            query = query.bind(dataset_id);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(stored_record_from_row).collect()
+/// Reads records of one kind in `(source, key)` order, `limit` at a time, starting after
+/// `after`; with `changed_in` a version range `(from, to]`, only those last changed by
+/// the loads that made those store versions.
+pub(crate) async fn page_records<R: Record>(
+    conn: &mut AnyConnection,
+    changed_in: Option<(i64, i64)>,
+    after: Option<&(String, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<StoredRecord<R>>> {
+    let (after_source, after_key) = after.cloned().unwrap_or_default();
+    let changed = if changed_in.is_some() {
+        "dataset_id IN (SELECT id FROM datasets WHERE version > $4 AND version <= $5) AND"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT source, record_key, {} FROM {} WHERE {changed} (source > $1 OR (source = $1 AND record_key > $2)) \
+         ORDER BY source, record_key LIMIT $3",
+        record_columns(R::KIND).join(", "),
+        R::KIND.table()
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after_source).bind(after_key).bind(limit);
+    if let Some((from, to)) = changed_in {
+        query = query.bind(from).bind(to);
     }
+    let rows = query.fetch_all(&mut *conn).await?;
+    rows.iter().map(stored_record_from_row).collect()
+}
 
+impl Store {
     /// Reads the records of one kind whose key is one of `keys`, from every source,
     /// ordered by key then source.
     pub async fn records_by_keys<R: Record>(&self, keys: &[String]) -> sqlx::Result<Vec<StoredRecord<R>>> {

@@ -16,7 +16,10 @@ pub struct StoredScreening {
     /// The key that asked for it.
     pub key_id: Option<i64>,
     pub created_at: String,
+    /// The store version of the index the screening was matched against.
     pub dataset_version: i64,
+    /// How many store versions the store was ahead of that index (0: it had caught up).
+    pub index_lag: i64,
     pub ruleset_digest: String,
 }
 
@@ -28,6 +31,7 @@ pub struct NewScreening<'a> {
     pub result: &'a serde_json::Value,
     pub key_id: Option<i64>,
     pub dataset_version: i64,
+    pub index_lag: i64,
     pub ruleset_digest: &'a str,
 }
 
@@ -36,8 +40,8 @@ impl Store {
     pub async fn insert_screening(&self, screening: &NewScreening<'_>) -> sqlx::Result<StoredScreening> {
         let created_at = now();
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO screenings (kind, input, result, key_id, created_at, dataset_version, ruleset_digest) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO screenings (kind, input, result, key_id, created_at, dataset_version, index_lag, \
+             ruleset_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(screening.kind)
         .bind(screening.input.to_string())
@@ -45,6 +49,7 @@ impl Store {
         .bind(screening.key_id)
         .bind(&created_at)
         .bind(screening.dataset_version)
+        .bind(screening.index_lag)
         .bind(screening.ruleset_digest)
         .fetch_one(&self.pool)
         .await?;
@@ -56,6 +61,7 @@ impl Store {
             key_id: screening.key_id,
             created_at,
             dataset_version: screening.dataset_version,
+            index_lag: screening.index_lag,
             ruleset_digest: screening.ruleset_digest.to_owned(),
         })
     }
@@ -63,7 +69,7 @@ impl Store {
     /// Reads a stored screening.
     pub async fn get_screening(&self, id: i64) -> sqlx::Result<Option<StoredScreening>> {
         let row = sqlx::query(
-            "SELECT id, kind, input, result, key_id, created_at, dataset_version, ruleset_digest \
+            "SELECT id, kind, input, result, key_id, created_at, dataset_version, index_lag, ruleset_digest \
              FROM screenings WHERE id = $1",
         )
         .bind(id)
@@ -83,6 +89,7 @@ impl Store {
             key_id: row.try_get("key_id")?,
             created_at: row.try_get("created_at")?,
             dataset_version: row.try_get("dataset_version")?,
+            index_lag: row.try_get("index_lag")?,
             ruleset_digest: row.try_get("ruleset_digest")?,
         }))
     }

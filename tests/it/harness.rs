@@ -141,7 +141,8 @@ impl TestDb {
     /// stands as the data directory); pass the same directory to every process of a test.
     pub fn cadena(&self, work: &std::path::Path) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cadena"));
-        command.env_remove("CADENA_DATABASE_URL").env("CADENA_LOG", "warn");
+        // Short leases, so that a job of a killed process is taken over within seconds.
+        command.env_remove("CADENA_DATABASE_URL").env("CADENA_LOG", "warn").env("CADENA_LEASE_SECONDS", "3");
         match (self.postgres_url(), self.sqlite_data_dir()) {
             (Some(url), _) => command.env("CADENA_DATABASE_URL", url).env("CADENA_DATA_DIR", work),
             (None, Some(dir)) => command.env("CADENA_DATA_DIR", dir),

@@ -9,6 +9,8 @@ use axum::http::{Request, StatusCode};
 use cadena::audit::AuditWorker;
 use cadena::demo;
 use cadena::http::{AppState, ROUTES, router};
+use cadena::indexer::Indexer;
+use cadena::ingest::worker::Worker;
 use cadena::matching::index::EntityIndex;
 use cadena::matching::{Matcher, Thresholds};
 use cadena::rules::Ruleset;
@@ -41,10 +43,11 @@ store_tests!(
     an_agency_lists_the_suppliers_that_use_it,
 );
 
-/// The demo dataset, an index built from it, the router and one key per role.
+/// The demo dataset, an index that follows the store, the router and one key per role.
 pub(crate) struct Api {
     pub(crate) app: Router,
     pub(crate) screening: Arc<ScreeningService>,
+    pub(crate) indexer: Indexer,
     keys: Vec<(Role, String)>,
     store: Store,
     _dir: tempfile::TempDir,
@@ -54,16 +57,31 @@ impl Api {
     pub(crate) async fn new(store: &Store) -> Api {
         demo::load_demo(store).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let index_dir = dir.path().join("index");
-        EntityIndex::rebuild(store, &index_dir).await.unwrap();
-        let matcher = Matcher::new(EntityIndex::open_or_create(&index_dir).unwrap(), Thresholds::default());
-        let screening = Arc::new(ScreeningService::new(store.clone(), Arc::new(matcher), Arc::new(Ruleset::bundled())));
+        let index = EntityIndex::open_or_create(&dir.path().join("index")).unwrap();
+        let indexer = Indexer::new(store.clone(), index).unwrap();
+        indexer.catch_up().await.unwrap();
+        let matcher = Matcher::new(indexer.index().clone(), Thresholds::default());
+        let screening = Arc::new(ScreeningService::new(
+            store.clone(),
+            Arc::new(matcher),
+            Arc::new(Ruleset::bundled()),
+            indexer.status(),
+        ));
         let mut keys = Vec::new();
         for role in Role::ALL {
             keys.push((role, store.create_key("test", role).await.unwrap().1));
         }
         let app = router(AppState::new(store.clone(), screening.clone()));
-        Api { app, screening, keys, store: store.clone(), _dir: dir }
+        Api { app, screening, indexer, keys, store: store.clone(), _dir: dir }
+    }
+
+    /// Does what the background tasks of `cadena serve` do, until there is nothing left:
+    /// runs queued loads, then lets the index catch up with the store.
+    pub(crate) async fn run_workers(&self) {
+        for report in Worker::new(self.store.clone()).run_until_idle().await.unwrap() {
+            report.unwrap();
+        }
+        self.indexer.catch_up().await.unwrap();
     }
 
     pub(crate) fn key(&self, role: Role) -> &str {
@@ -240,7 +258,8 @@ async fn a_screening_is_stored_and_reproduced_exactly(store: Store) {
     assert_eq!(assessment["band"], "critical");
     assert!(assessment["fired"].as_array().unwrap().iter().any(|rule| rule["id"] == "recruitment.agency_unlicensed"));
     assert_eq!(screening["ruleset_digest"], Ruleset::bundled().digest());
-    assert_eq!(screening["dataset_version"], store.dataset_version().await.unwrap());
+    assert_eq!(screening["dataset_version"], store.store_version().await.unwrap());
+    assert_eq!(screening["index_lag"], 0);
 
     // The audit trail keeps it, with the key that asked.
     let id = screening["id"].as_i64().unwrap();
@@ -261,16 +280,24 @@ async fn a_screening_is_stored_and_reproduced_exactly(store: Store) {
     assert_eq!(reproduction["same_ruleset_digest"], true);
     assert_eq!(reproduction["identical"], true, "{reproduction}");
 
-    // A new load moves the dataset version, so the cache cannot serve the old result.
+    // A new load moves the store's version. Until the index has caught up, screenings
+    // name the version they really used; then the new one, so the cache cannot serve
+    // the old result.
     let request = cadena::ingest::LoadRequest {
         kind: cadena::records::RecordKind::Watchlist,
         source: "later".to_owned(),
         file_name: "later.csv".to_owned(),
         bytes: b"entity_id,name\nL-1,Otra Empresa Listada\n".to_vec(),
     };
-    cadena::ingest::load_file(&api.store, request).await.unwrap();
+    let later_load = cadena::ingest::load_file(&api.store, request).await.unwrap();
+    let (_, before) = api.call("POST", "/v1/screenings", Some(api.key(Role::Officer)), Some(demo_supplier())).await;
+    assert_eq!(before["dataset_version"], screening["dataset_version"], "the index has not caught up yet");
+    api.indexer.catch_up().await.unwrap();
     let (_, later) = api.call("POST", "/v1/screenings", Some(api.key(Role::Officer)), Some(demo_supplier())).await;
+    assert_eq!(later["dataset_version"], later_load.dataset.version.unwrap());
     assert_ne!(later["dataset_version"], screening["dataset_version"]);
+    let (_, reproduction) = api.get(&format!("/v1/screenings/{id}/reproduction"), Role::Officer).await;
+    assert_eq!(reproduction["same_dataset_version"], false);
 }
 
 async fn a_procurement_screening_scores_each_line(store: Store) {
@@ -425,28 +452,45 @@ async fn two_workers_share_an_audit_without_doing_a_row_twice(store: Store) {
     assert_eq!(rows[1].match_strength, "none");
 }
 
+/// A chunk another worker holds is left to it while its lease runs, and taken over once
+/// the lease has expired; the worker that lost it cannot then write its rows.
 async fn the_chunk_of_a_dead_worker_is_done_again(store: Store) {
     let api = Api::new(&store).await;
     let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), None, 20)
         .await
         .unwrap()
         .unwrap();
-    // A process that claimed the first chunk and died before finishing it.
-    let claimed = store.claim_audit_chunk().await.unwrap().unwrap();
-    let dead = cadena::store::datasets::worker_id().rsplit_once('/').unwrap().0.to_owned() + "/999999999";
-    sqlx::query("UPDATE audit_chunks SET worker = $1 WHERE audit_id = $2 AND chunk = $3")
-        .bind(&dead)
+    // Another worker (another handle on the store: another process, as far as leases go)
+    // claims the first chunk.
+    let other = store.with_new_worker_id();
+    let claimed = other.claim_audit_chunk().await.unwrap().unwrap();
+    let worker = AuditWorker::new(store.clone(), api.screening.clone(), 1);
+    assert_eq!(worker.run_until_idle().await.unwrap(), 1, "only the free chunk while the lease runs");
+    assert_eq!(store.audit_progress(audit.id).await.unwrap().unwrap().audit.status, "running");
+
+    // The other worker dies: its lease runs out, and the chunk is done again.
+    sqlx::query("UPDATE audit_chunks SET lease_until = '2000-01-01T00:00:00.000Z' WHERE audit_id = $1 AND chunk = $2")
         .bind(claimed.audit_id)
         .bind(claimed.chunk)
         .execute(store.pool())
         .await
         .unwrap();
-    let worker = AuditWorker::new(store.clone(), api.screening.clone(), 1);
-    assert_eq!(worker.run_until_idle().await.unwrap(), 2, "the dead worker's chunk and the other one");
+    assert_eq!(worker.run_until_idle().await.unwrap(), 1, "the dead worker's chunk");
     let progress = store.audit_progress(audit.id).await.unwrap().unwrap();
     assert_eq!((progress.audit.status.as_str(), progress.rows_done), ("completed", 40));
+    let version = store.store_version().await.unwrap();
+    assert_eq!(progress.screened_with.len(), 1);
+    assert_eq!((progress.screened_with[0].dataset_version, progress.screened_with[0].n_chunks), (version, 2));
+    assert_eq!(progress.screened_with[0].ruleset_digest, Ruleset::bundled().digest());
+
+    // Had it only paused, what it finishes now is refused: the chunk is no longer its own.
+    let rows = [cadena::store::audits::AuditRow { row_index: 0, has_error: false, band: None, report: "{}".into() }];
+    assert!(!other.finish_audit_chunk(claimed, &rows, (version, "digest")).await.unwrap());
+    assert_eq!(store.audit_progress(audit.id).await.unwrap().unwrap().rows_done, 40);
 }
 
+/// An upload is kept in the store and queued (202); the worker loads it and the indexer
+/// takes it in.
 async fn an_admin_upload_loads_and_indexes_a_file(store: Store) {
     let api = Api::new(&store).await;
     let csv = "agency_id,name,country,licence_status\nA-9,Agencia Nueva de Reclutamiento SAC,PE,vigente\nA-10,,PE,\n";
@@ -454,12 +498,22 @@ async fn an_admin_upload_loads_and_indexes_a_file(store: Store) {
     let admin = Some(api.key(Role::Admin));
     let (status, body) = api.call_raw("POST", uri, admin, Some(("text/csv", csv.as_bytes().to_vec()))).await;
     let body: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!((body["dataset"]["n_inserted"].as_i64(), body["dataset"]["n_rejected"].as_i64()), (Some(1), Some(1)));
-    assert_eq!((body["rejected"][0]["line"].as_i64(), body["rejected"][0]["field"].as_str()), (Some(3), Some("name")));
-    assert_eq!(body["indexed"], 1);
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!((body["status"].as_str(), body["file_name"].as_str()), (Some("queued"), Some("agencias.csv")));
+    let id = body["id"].as_i64().unwrap();
     let (_, found) = api.get("/v1/search?q=agencia%20nueva", Role::Inspector).await;
-    assert_eq!(found[0]["entity"]["entity_id"], "A-9", "searchable at once");
+    assert_ne!(found[0]["entity"]["entity_id"], "A-9", "not loaded before the worker runs it");
+
+    api.run_workers().await;
+    let (status, dataset) = api.get(&format!("/v1/datasets/{id}"), Role::Admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dataset["status"], "completed");
+    assert_eq!((dataset["n_inserted"].as_i64(), dataset["n_rejected"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(dataset["version"], store.store_version().await.unwrap());
+    let (_, rejected) = api.get(&format!("/v1/datasets/{id}/rejected"), Role::Admin).await;
+    assert_eq!((rejected[0]["line"].as_i64(), rejected[0]["field"].as_str()), (Some(3), Some("name")));
+    let (_, found) = api.get("/v1/search?q=agencia%20nueva", Role::Inspector).await;
+    assert_eq!(found[0]["entity"]["entity_id"], "A-9", "searchable once the index caught up");
 
     let (status, _) = api.call_raw("POST", "/v1/datasets?kind=planets", admin, Some(("text/csv", b"x".to_vec()))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

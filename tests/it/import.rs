@@ -191,6 +191,7 @@ async fn ocds_samples_screen_end_to_end() {
     let db = crate::harness::TestDb::sqlite().await;
     let index_dir = tempfile::tempdir().unwrap();
     let matcher = Matcher::new(EntityIndex::open_or_create(index_dir.path()).unwrap(), Thresholds::default());
+    let view = matcher.index().view();
     let ruleset = Ruleset::bundled();
     let (mut n_rows, mut n_errors, mut n_goods, mut n_failed) = (0, 0, 0, 0);
     let mut all_rows = Vec::new();
@@ -205,7 +206,7 @@ async fn ocds_samples_screen_end_to_end() {
             }
         };
         let prepared = PreparedFile::read(&db.store, &path.display().to_string(), bytes).await.unwrap();
-        let rows = prepared.screen(&matcher, &ruleset, 2).unwrap();
+        let rows = prepared.screen(&matcher, &view, &ruleset, 2).unwrap();
         assert_eq!(rows.len(), expected_lines, "{}", path.display());
         for row in &rows {
             n_rows += 1;
@@ -374,12 +375,20 @@ async fn the_upload_endpoint_takes_a_format_and_a_column_map() {
 
     let db = crate::harness::TestDb::sqlite().await;
     let dir = tempfile::tempdir().unwrap();
-    let matcher = Matcher::new(EntityIndex::open_or_create(dir.path()).unwrap(), Thresholds::default());
+    let indexer = cadena::indexer::Indexer::open(&db.store, dir.path()).unwrap();
+    let matcher = Matcher::new(indexer.index().clone(), Thresholds::default());
     let screening = std::sync::Arc::new(ScreeningService::new(
         db.store.clone(),
         std::sync::Arc::new(matcher),
         std::sync::Arc::new(Ruleset::bundled()),
+        indexer.status(),
     ));
+    let run_worker = || async {
+        let reports = cadena::ingest::worker::Worker::new(db.store.clone()).run_until_idle().await.unwrap();
+        let report = reports.into_iter().next().expect("a queued load").unwrap();
+        indexer.catch_up().await.unwrap();
+        report
+    };
     let app = router(AppState::new(db.store.clone(), screening));
     let (_, key) = db.store.create_key("test", Role::Admin).await.unwrap();
     let post = |uri: String, body: Vec<u8>| {
@@ -401,19 +410,23 @@ async fn the_upload_endpoint_takes_a_format_and_a_column_map() {
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/opensanctions/entities.ftm.json"))
             .unwrap();
     let (status, body) = post("/v1/datasets?source=os&name=entities.ftm.json".to_owned(), ftm.clone()).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!((body["dataset"]["n_inserted"].as_i64(), body["dataset"]["n_rejected"].as_i64()), (Some(3), Some(2)));
-    assert_eq!(body["rejected"][0]["field"], "properties.name");
-    assert_eq!(body["indexed"], 3);
-    let (status, _) = post("/v1/datasets?kind=watchlist&format=ftm&source=os".to_owned(), ftm).await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!((body["kind"].as_str(), body["status"].as_str()), (Some("watchlist"), Some("queued")));
+    let report = run_worker().await;
+    assert_eq!((report.dataset.n_inserted, report.dataset.n_rejected), (3, 2));
+    assert_eq!(report.rejected[0].field, "properties.name");
+    assert_eq!(indexer.index().len(), 3);
+    let (status, body) = post("/v1/datasets?kind=watchlist&format=ftm&source=os".to_owned(), ftm).await;
+    assert_eq!((status, body["format"].as_str()), (StatusCode::ACCEPTED, Some("ftm")));
+    assert_eq!(run_worker().await.dataset.n_unchanged, 3, "the format given is the format the worker reads");
     let (status, body) = post("/v1/datasets?format=geojson".to_owned(), b"{}".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
     let csv = "C\u{f3}digo;Raz\u{f3}n Social;RUC\nP-1;Ejemplo SAC;20100070970\n".as_bytes().to_vec();
     let uri = "/v1/datasets?kind=suppliers&source=erp&map=C%C3%B3digo%3Dsupplier_id".to_owned();
     let (status, body) = post(uri, csv).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    run_worker().await;
     let supplier: Supplier = db.store.get_record("erp", "P-1").await.unwrap().unwrap();
     assert_eq!((supplier.name.as_str(), supplier.tax_id.as_deref()), ("Ejemplo SAC", Some("20100070970")));
     let (status, body) = post("/v1/datasets?kind=suppliers&map=x%3Dcolour".to_owned(), b"a\n1\n".to_vec()).await;

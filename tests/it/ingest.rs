@@ -18,7 +18,7 @@ store_tests!(
     records_read_back_with_every_field,
     a_file_without_a_required_column_fails_and_loads_nothing,
     the_worker_runs_queued_loads,
-    loads_of_dead_processes_are_marked_interrupted,
+    loads_whose_lease_expired_are_taken_over_or_interrupted,
 );
 
 async fn load(store: &Store, kind: RecordKind, file_name: &str, bytes: &[u8]) -> LoadReport {
@@ -47,7 +47,10 @@ async fn every_kind_loads_and_reloading_changes_nothing(store: Store) {
         let n_records = store.count_records(kind).await.unwrap();
         assert_eq!(counts(report), (0, 0, n_records, 0), "{kind}");
     }
-    assert_eq!(store.dataset_version().await.unwrap(), second.last().unwrap().dataset.id);
+    // Every completed load made the next store version, in commit order.
+    let versions: Vec<Option<i64>> = first.iter().chain(&second).map(|report| report.dataset.version).collect();
+    assert_eq!(versions, (1..=10).map(Some).collect::<Vec<_>>());
+    assert_eq!(store.store_version().await.unwrap(), 10);
     assert_eq!(store.list_loads(100).await.unwrap().len(), 10);
 }
 
@@ -194,47 +197,64 @@ async fn a_file_without_a_required_column_fails_and_loads_nothing(store: Store) 
     let loads = store.list_loads(10).await.unwrap();
     assert_eq!(loads[0].status, LoadStatus::Failed);
     assert!(loads[0].error.as_deref().unwrap().contains("required column name"));
-    assert_eq!(store.dataset_version().await.unwrap(), 0, "a failed load is no dataset version");
+    assert_eq!(store.store_version().await.unwrap(), 0, "a failed load makes no store version");
+    assert_eq!(loads[0].version, None);
 }
 
 async fn the_worker_runs_queued_loads(store: Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let good = dir.path().join("licences.csv");
-    std::fs::write(&good, "licence_number,holder_name,status\nL-1,Agencia Ejemplo,vigente\n").unwrap();
-    let missing = dir.path().join("missing.csv");
-    for path in [&good, &missing] {
-        let path = path.to_string_lossy();
-        let new_load = NewLoad { kind: RecordKind::Licences, source: "test", file_name: &path, file_path: Some(&path) };
-        store.create_load(&new_load, LoadStatus::Queued).await.unwrap();
+    // Queued with its file in the store: any worker, on any host, can run it.
+    let good = b"licence_number,holder_name,status\nL-1,Agencia Ejemplo,vigente\n";
+    let bad = b"holder_name\nAgencia Sin Numero\n";
+    for (name, bytes) in [("licences.csv", &good[..]), ("sin-numero.csv", &bad[..])] {
+        let new_load =
+            NewLoad { kind: RecordKind::Licences, source: "test", file_name: name, format: None, column_map: &[] };
+        let queued = store.queue_load(&new_load, bytes).await.unwrap();
+        assert_eq!((queued.status, queued.worker), (LoadStatus::Queued, None));
     }
     let reports = Worker::new(store.clone()).run_until_idle().await.unwrap();
     assert_eq!(reports.len(), 2);
     assert_eq!(counts(reports[0].as_ref().unwrap()), (1, 0, 0, 0));
-    assert!(reports[1].as_ref().unwrap_err().contains("could not read the file"));
+    assert!(reports[1].as_ref().unwrap_err().contains("sin-numero.csv:1: the header lacks"), "{reports:?}");
     let loads = store.list_loads(10).await.unwrap();
     assert_eq!(loads[0].status, LoadStatus::Failed);
     assert_eq!(loads[1].status, LoadStatus::Completed);
-    assert!(loads[1].worker.as_deref().unwrap().ends_with(&format!("/{}", std::process::id())));
+    assert_eq!(loads[1].worker.as_deref(), Some(store.worker_id()));
+    assert_eq!((loads[1].attempts, loads[1].lease_until.as_deref()), (1, None));
     let licence: LicenceEntry = store.get_record("test", "L-1").await.unwrap().unwrap();
     assert_eq!(licence.status.as_deref(), Some("active"));
     // Nothing left to do.
     assert!(Worker::new(store).run_until_idle().await.unwrap().is_empty());
 }
 
-async fn loads_of_dead_processes_are_marked_interrupted(store: Store) {
-    let new_load = NewLoad { kind: RecordKind::Suppliers, source: "test", file_name: "big.csv", file_path: None };
-    let live = store.create_load(&new_load, LoadStatus::Running).await.unwrap();
-    let dead = store.create_load(&new_load, LoadStatus::Running).await.unwrap();
-    let worker = store.get_load(dead).await.unwrap().unwrap().worker.unwrap();
-    let host = worker.rsplit_once('/').unwrap().0;
-    // No process has a pid this large (Linux caps pids at 2^22).
-    sqlx::query("UPDATE datasets SET worker = $1 WHERE id = $2")
-        .bind(format!("{host}/999999999"))
-        .bind(dead)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(store.mark_dead_loads_interrupted().await.unwrap(), 1);
+/// A load is its worker's while the lease runs. When the lease expires, a queued load
+/// (its file is in the store) is run again by another worker, and a load run from a file
+/// the store does not have (a killed `cadena ingest`) is marked interrupted.
+async fn loads_whose_lease_expired_are_taken_over_or_interrupted(store: Store) {
+    let expire = |id: i64| {
+        sqlx::query("UPDATE datasets SET lease_until = '2000-01-01T00:00:00.000Z' WHERE id = $1")
+            .bind(id)
+            .execute(store.pool())
+    };
+    let new_load = NewLoad { kind: RecordKind::Suppliers, source: "test", file_name: "big.csv", format: None, column_map: &[] };
+    let live = store.create_running_load(&new_load).await.unwrap();
+    let dead = store.create_running_load(&new_load).await.unwrap();
+    expire(dead).await.unwrap();
+    assert_eq!(store.end_abandoned_loads().await.unwrap(), 1);
     assert_eq!(store.get_load(dead).await.unwrap().unwrap().status, LoadStatus::Interrupted);
     assert_eq!(store.get_load(live).await.unwrap().unwrap().status, LoadStatus::Running);
+
+    // Another worker (a dead host, as far as leases go) claimed a queued load.
+    let queued = store.queue_load(&new_load, b"supplier_id,name\nS-1,Proveedor Uno\n").await.unwrap();
+    let other = store.with_new_worker_id();
+    let claimed = other.claim_queued_load().await.unwrap().unwrap();
+    assert_eq!((claimed.id, claimed.worker.as_deref()), (queued.id, Some(other.worker_id())));
+    assert!(Worker::new(store.clone()).run_until_idle().await.unwrap().is_empty(), "its lease still runs");
+    expire(queued.id).await.unwrap();
+    let reports = Worker::new(store.clone()).run_until_idle().await.unwrap();
+    assert_eq!(counts(reports[0].as_ref().unwrap()), (1, 0, 0, 0));
+    let load = store.get_load(queued.id).await.unwrap().unwrap();
+    assert_eq!((load.status, load.attempts, load.worker.as_deref()), (LoadStatus::Completed, 2, Some(store.worker_id())));
+    // The first worker, had it only paused, can no longer fail or complete it.
+    other.fail_load(queued.id, "late").await.unwrap();
+    assert_eq!(store.get_load(queued.id).await.unwrap().unwrap().status, LoadStatus::Completed);
 }

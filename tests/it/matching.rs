@@ -2,6 +2,7 @@
 //! screening and agency search over a store, and the index following loads.
 
 use cadena::demo;
+use cadena::indexer::Indexer;
 use cadena::ingest::worker::Worker;
 use cadena::ingest::{self, LoadRequest};
 use cadena::matching::evaluation;
@@ -15,7 +16,7 @@ use cadena::records::RecordKind;
 use cadena::rules::Ruleset;
 use cadena::screening::{PreparedFile, ReportRow, write_report_csv};
 use cadena::store::datasets::NewLoad;
-use cadena::store::{LoadStatus, Store};
+use cadena::store::Store;
 
 use crate::harness::store_tests;
 
@@ -26,6 +27,7 @@ store_tests!(
     tax_id_and_name_disagreements_are_distinct_signals,
     agency_search_finds_typos_ids_and_filters,
     the_index_follows_loads,
+    one_writer_per_index_directory,
     the_worker_updates_the_index_after_each_load,
 );
 
@@ -139,9 +141,9 @@ fn every_cbp_alias_finds_its_own_entity_first() {
 /// A store with the demo dataset and an index built from it.
 async fn demo_matcher(store: &Store, dir: &std::path::Path) -> Matcher {
     demo::load_demo(store).await.unwrap();
-    let index_dir = dir.join("index");
-    EntityIndex::rebuild(store, &index_dir).await.unwrap();
-    Matcher::new(EntityIndex::open_or_create(&index_dir).unwrap(), Thresholds::default())
+    let indexer = Indexer::open(store, &dir.join("index")).unwrap();
+    indexer.catch_up().await.unwrap();
+    Matcher::new(indexer.index().clone(), Thresholds::default())
 }
 
 async fn screening_a_supplier_file_reports_every_row(store: Store) {
@@ -268,9 +270,11 @@ async fn agency_search_finds_typos_ids_and_filters(store: Store) {
     assert!(matcher.search(&search("zzzz qqqq")).unwrap().is_empty(), "nothing like it");
 }
 
+/// The index follows the store by version: a catch-up indexes what the loads since its
+/// version changed, stamps the version, and a rebuild from the store gives the same index.
 async fn the_index_follows_loads(store: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let index = EntityIndex::open_or_create(&dir.path().join("index")).unwrap();
+    let indexer = Indexer::open(&store, &dir.path().join("index")).unwrap();
     let load = |csv: &'static str| {
         let request = LoadRequest {
             kind: RecordKind::Watchlist,
@@ -281,30 +285,63 @@ async fn the_index_follows_loads(store: Store) {
         ingest::load_file(&store, request)
     };
     let first = load("entity_id,name\nW-1,Aserradero Los Pinos SAC\nW-2,Ladrillera El Sol\n").await.unwrap();
-    index.update_from_load(&store, RecordKind::Watchlist, first.dataset.id).await.unwrap();
-    assert_eq!(index.len(), 2);
+    let done = indexer.catch_up().await.unwrap();
+    assert_eq!((done.from, done.to, done.n_indexed, done.rebuilt), (0, 1, 2, true));
+    assert_eq!((indexer.index().len(), indexer.index().view().version()), (2, first.dataset.version.unwrap()));
     let second =
         load("entity_id,name\nW-1,Aserradero Las Palmas SAC\nW-2,Ladrillera El Sol\nW-3,Castañera Amazónica\n")
             .await
             .unwrap();
-    let n_changed = index.update_from_load(&store, RecordKind::Watchlist, second.dataset.id).await.unwrap();
-    assert_eq!((n_changed, index.len()), (2, 3), "one renamed and one new entity; none duplicated");
+    let done = indexer.catch_up().await.unwrap();
+    assert_eq!((done.from, done.to, done.rebuilt), (1, 2, false));
+    assert_eq!((done.n_indexed, indexer.index().len()), (2, 3), "one renamed and one new entity; none duplicated");
+    assert_eq!(indexer.index().view().version(), second.dataset.version.unwrap());
+    let again = indexer.catch_up().await.unwrap();
+    assert_eq!((again.from, again.to, again.n_indexed), (2, 2, 0), "nothing new: nothing done");
 
-    let matcher = Matcher::new(index, Thresholds::default());
+    let matcher = Matcher::new(indexer.index().clone(), Thresholds::default());
     let screen = |name: &str| matcher.screen(&ScreeningQuery { name: name.to_owned(), ..ScreeningQuery::default() });
     assert_eq!(screen("Aserradero Las Palmas").unwrap()[0].entity.entity_id, "W-1");
     assert!(screen("Aserradero Los Pinos").unwrap().is_empty(), "the old name is gone");
     assert_eq!(screen("Castanera Amazonica").unwrap()[0].entity.entity_id, "W-3");
 
-    // A rebuild from the store gives the same index.
-    let rebuilt_dir = dir.path().join("rebuilt");
-    assert_eq!(EntityIndex::rebuild(&store, &rebuilt_dir).await.unwrap(), 3);
+    // A rebuild from the store gives the same index: the same entities, the same stamp.
+    let rebuilt = Indexer::open(&store, &dir.path().join("rebuilt")).unwrap();
+    assert_eq!(rebuilt.rebuild().await.unwrap().n_indexed, 3);
+    let entities = |indexer: &Indexer| {
+        let index = indexer.index();
+        let mut entities = index.all_entities(&index.view()).unwrap();
+        entities.sort_by_key(|entity| entity.key());
+        entities
+    };
+    assert_eq!(entities(&rebuilt), entities(&indexer));
+    assert_eq!(rebuilt.index().view().stamp(), indexer.index().view().stamp());
+    assert!(indexer.check().await.unwrap().is_clean());
+}
+
+/// A second indexer on the same directory (another process on the data directory) does
+/// not write: it follows the commits of the one that holds the writer.
+async fn one_writer_per_index_directory(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Indexer::open(&store, &dir.path().join("index")).unwrap();
+    let follower = Indexer::open(&store, &dir.path().join("index")).unwrap();
+    assert!(writer.is_writer() && !follower.is_writer());
+    demo::load_demo(&store).await.unwrap();
+    let followed = follower.catch_up().await.unwrap();
+    assert_eq!((followed.writer, followed.to, followed.n_indexed), (false, 0, 0), "it did not write");
+    assert!(!follower.status().borrow().caught_up_once);
+    writer.catch_up().await.unwrap();
+    let followed = follower.catch_up().await.unwrap();
+    assert_eq!(followed.to, store.store_version().await.unwrap(), "it sees the writer's commit");
+    assert!(follower.status().borrow().caught_up_once);
+    assert_eq!(follower.index().len(), writer.index().len());
+    assert!(follower.rebuild().await.unwrap_err().to_string().contains("another cadena process"));
 }
 
 /// Screens a CSV text with the bundled rules on two threads.
 async fn screen(store: &Store, matcher: &Matcher, file_name: &str, csv: &str) -> Vec<ReportRow> {
     let prepared = PreparedFile::read(store, file_name, csv.as_bytes().to_vec()).await.unwrap();
-    prepared.screen(matcher, &Ruleset::bundled(), 2).unwrap()
+    prepared.screen(matcher, &matcher.index().view(), &Ruleset::bundled(), 2).unwrap()
 }
 
 async fn screening_a_procurement_file_scores_risk(store: Store) {
@@ -339,21 +376,26 @@ async fn batch_screening_keeps_input_order_on_many_threads(store: Store) {
         csv.push_str(&format!("S-{i},{name}\n"));
     }
     let prepared = PreparedFile::read(&store, "suppliers.csv", csv.into_bytes()).await.unwrap();
-    let rows = prepared.screen(&matcher, &Ruleset::bundled(), 3).unwrap();
+    let rows = prepared.screen(&matcher, &matcher.index().view(), &Ruleset::bundled(), 3).unwrap();
     for (i, row) in rows.iter().enumerate() {
         assert_eq!((row.input_id.clone(), row.match_entity_id.clone()), (format!("S-{i}"), format!("W-{i}")));
     }
 }
 
+/// A load queued for the worker reaches the index through the indexer, without a reindex.
 async fn the_worker_updates_the_index_after_each_load(store: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("agencies.csv");
-    std::fs::write(&file, "agency_id,name,licence_status\nA-1,Reclutamientos Andinos S.A.C.,revocada\n").unwrap();
-    let path = file.to_string_lossy();
-    let new_load = NewLoad { kind: RecordKind::Agencies, source: "test", file_name: &path, file_path: Some(&path) };
-    store.create_load(&new_load, LoadStatus::Queued).await.unwrap();
-    let index = std::sync::Arc::new(EntityIndex::open_or_create(&dir.path().join("index")).unwrap());
-    let reports = Worker::new(store.clone()).with_index(index.clone()).run_until_idle().await.unwrap();
+    let csv = b"agency_id,name,licence_status\nA-1,Reclutamientos Andinos S.A.C.,revocada\n";
+    let new_load = NewLoad { kind: RecordKind::Agencies, source: "test", file_name: "agencies.csv", format: None, column_map: &[] };
+    store.queue_load(&new_load, csv).await.unwrap();
+    let indexer = Indexer::open(&store, &dir.path().join("index")).unwrap();
+    indexer.catch_up().await.unwrap();
+    let mut versions = store.subscribe_versions();
+    let reports = Worker::new(store.clone()).run_until_idle().await.unwrap();
     assert!(reports[0].is_ok(), "{reports:?}");
-    assert_eq!(index.len(), 1, "the queued load's agency is searchable without a reindex");
+    assert!(versions.has_changed().unwrap(), "the load told the process's listeners");
+    assert_eq!(*versions.borrow_and_update(), store.store_version().await.unwrap());
+    assert_eq!(indexer.index().len(), 0, "loads only commit to the store");
+    indexer.catch_up().await.unwrap();
+    assert_eq!(indexer.index().len(), 1, "the queued load's agency is searchable without a reindex");
 }

@@ -92,10 +92,16 @@ async fn a_load_killed_midway_applies_nothing_and_runs_again_whole(db: &TestDb) 
     drop(child); // SIGKILL, then reap.
 
     assert_eq!(store.count_records(RecordKind::Watchlist).await.unwrap(), 0, "nothing of the killed load is applied");
+    // Run again at once: the new load does it all, while the killed one is still leased.
     let output = run(&mut ingest());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains(&format!("{n_rows} rows: {n_rows} inserted")), "{stdout}");
-    assert_eq!(store.get_load(load_id).await.unwrap().unwrap().status, LoadStatus::Interrupted);
+    // Once the killed load's lease has run out, it is marked interrupted.
+    wait_for("the killed load's lease to expire", 30, async || {
+        store.end_abandoned_loads().await.unwrap();
+        store.get_load(load_id).await.unwrap().unwrap().status == LoadStatus::Interrupted
+    })
+    .await;
     assert_eq!(store.count_records(RecordKind::Watchlist).await.unwrap(), n_rows as i64, "every row once");
     let output = run(db.cadena(work.path()).arg("check-index"));
     assert!(String::from_utf8_lossy(&output.stdout).contains("the index agrees with the store"));
