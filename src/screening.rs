@@ -40,6 +40,8 @@ pub const REPORT_COLUMNS: &[&str] = &[
     "data_gaps",
     "goods",
     "error",
+    "dataset_version",
+    "ruleset_digest",
 ];
 
 /// One row of the report.
@@ -70,6 +72,12 @@ pub struct ReportRow {
     #[serde(default)]
     pub goods: String,
     pub error: String,
+    /// The store version of the index the row was matched against, and the digest of
+    /// the rules that scored it: what reproduces the row.
+    #[serde(default)]
+    pub dataset_version: i64,
+    #[serde(default)]
+    pub ruleset_digest: String,
 }
 
 /// What a file screening did.
@@ -485,10 +493,12 @@ fn screen_rows(
                 scope.spawn(move || -> anyhow::Result<Vec<(usize, ReportRow)>> {
                     let mut done = Vec::new();
                     for (index, (line, row)) in rows.iter().enumerate().skip(thread).step_by(threads) {
-                        let report_row = match row {
+                        let mut report_row = match row {
                             Ok(input) => screener.report_row(*line, input)?,
                             Err(error) => ReportRow { row: *line, error: error.clone(), ..ReportRow::default() },
                         };
+                        report_row.dataset_version = screener.view.version();
+                        report_row.ruleset_digest = screener.ruleset.digest().to_owned();
                         done.push((index, report_row));
                     }
                     Ok(done)
@@ -554,6 +564,8 @@ pub fn write_report_csv(rows: &[ReportRow], out: impl Write) -> anyhow::Result<(
             row.data_gaps.clone(),
             row.goods.clone(),
             row.error.clone(),
+            row.dataset_version.to_string(),
+            row.ruleset_digest.clone(),
         ];
         writer.write_record(cells.iter().map(|cell| neutralise_formula(cell).into_owned()))?;
     }

@@ -115,7 +115,7 @@ wait "$audits" "$uploads" || true
 echo "== soak: ${seconds} s, output in $out"
 grep -E '^(requests|latency):' "$out/wrk.log"
 echo "audits:  $(grep -c ': completed, 5000 report rows' "$out/audits.log") completed with 5000 rows, of $(wc -l < "$out/audits.log")"
-echo "uploads: $(grep -c 'HTTP 201\|HTTP 200' "$out/uploads.log") answered 2xx, of $(wc -l < "$out/uploads.log")"
+echo "uploads: $(grep -c 'HTTP 20[0-9]' "$out/uploads.log") answered 2xx, of $(wc -l < "$out/uploads.log")"
 python3 - "$out/rss.csv" "$seconds" <<'PY'
 import csv, sys
 rows = [(int(r["seconds"]), int(r["rss_kib"])) for r in csv.DictReader(open(sys.argv[1])) if r["rss_kib"]]

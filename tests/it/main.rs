@@ -10,5 +10,6 @@ mod import;
 mod ingest;
 mod matching;
 mod reliability;
+mod replicas;
 mod rules;
 mod security;
