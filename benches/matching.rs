@@ -25,9 +25,9 @@ use cadena::store::keys::Role;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use cadena::indexer::Indexer;
 use cadena::ingest::{LoadRequest, load_file};
 use cadena::matching::evaluation;
-use cadena::indexer::Indexer;
 use cadena::matching::{DEFAULT_POSSIBLE_THRESHOLD, Matcher, ScreeningQuery, Thresholds};
 use cadena::records::RecordKind;
 use cadena::rules::Ruleset;

@@ -75,7 +75,8 @@ pub async fn ingest(
                 ingest::check_header(kind, Some(format), &file_name, &bytes, &column_map)
                     .map_err(|err| anyhow::anyhow!(err.message))?;
             }
-            let new_load = NewLoad { kind, source, file_name: &file_name, format: format_name, column_map: &column_map };
+            let new_load =
+                NewLoad { kind, source, file_name: &file_name, format: format_name, column_map: &column_map };
             let load = store.queue_load(&new_load, &bytes).await.context("failed to queue the load")?;
             println!(
                 "queued load {}: {kind} from {file_name}; `cadena datasets {}` shows its progress",
@@ -107,7 +108,9 @@ pub async fn ingest(
                 "index: {} changed records indexed; it reflects store version {} ({n_entities} entities in all)",
                 done.n_indexed, done.to
             ),
-            Ok(_) => println!("index: another cadena process on this data directory writes the index; it catches up by itself"),
+            Ok(_) => println!(
+                "index: another cadena process on this data directory writes the index; it catches up by itself"
+            ),
             Err(err) => eprintln!(
                 "cadena: warning: the load is saved but the search index was not updated ({err:#}); \
                  it catches up the next time cadena opens it, or run `cadena reindex`"

@@ -185,7 +185,12 @@ impl Indexer {
 
     /// Writes what the snapshot holds beyond `changed_since` (everything when `None`,
     /// replacing the index's contents) and commits it stamped.
-    async fn apply(&self, snapshot: &mut Snapshot, changed_since: Option<i64>, stamp: &IndexStamp) -> anyhow::Result<u64> {
+    async fn apply(
+        &self,
+        snapshot: &mut Snapshot,
+        changed_since: Option<i64>,
+        stamp: &IndexStamp,
+    ) -> anyhow::Result<u64> {
         let rebuild = changed_since.is_none();
         if rebuild {
             self.with_writer(|writer, _| {

@@ -56,7 +56,6 @@ pub struct IndexStamp {
 /// The doc store's block size, in bytes (tantivy's default is 16 KiB, compressed).
 const DOCSTORE_BLOCK_SIZE: usize = 2048;
 
-
 /// The schema's fields.
 #[derive(Clone, Copy)]
 struct Fields {
@@ -387,8 +386,7 @@ impl EntityIndex {
         let reader: IndexReader =
             index.reader_builder().reload_policy(ReloadPolicy::Manual).doc_store_cache_num_blocks(0).try_into()?;
         let view = IndexView { searcher: reader.searcher(), stamp: None };
-        let opened =
-            EntityIndex { index, reader, fields, dir: dir.to_owned(), current: Arc::new(RwLock::new(view)) };
+        let opened = EntityIndex { index, reader, fields, dir: dir.to_owned(), current: Arc::new(RwLock::new(view)) };
         opened.reload()?;
         Ok(opened)
     }

@@ -225,7 +225,10 @@ impl Store {
 
     /// The file a queued load reads, as kept in the store.
     pub async fn load_file(&self, id: i64) -> sqlx::Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT content FROM load_files WHERE dataset_id = $1").bind(id).fetch_optional(&self.pool).await
+        sqlx::query_scalar("SELECT content FROM load_files WHERE dataset_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// Claims the oldest load waiting for a worker, leased to this one: a queued load, or

@@ -100,9 +100,10 @@ impl Snapshot {
 /// transaction (on PostgreSQL the `store_state` row stays locked until it commits, and
 /// the notification is sent when it does).
 pub(crate) async fn next_version(conn: &mut AnyConnection) -> sqlx::Result<i64> {
-    let version: i64 = sqlx::query_scalar("UPDATE store_state SET version = version + 1 WHERE id = 1 RETURNING version")
-        .fetch_one(&mut *conn)
-        .await?;
+    let version: i64 =
+        sqlx::query_scalar("UPDATE store_state SET version = version + 1 WHERE id = 1 RETURNING version")
+            .fetch_one(&mut *conn)
+            .await?;
     if Backend::of(conn) == Backend::Postgres {
         // NOTIFY takes no bound parameters; the payload is a number made here.
         let notify = format!("NOTIFY {VERSION_CHANNEL}, '{version}'");

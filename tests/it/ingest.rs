@@ -235,7 +235,8 @@ async fn loads_whose_lease_expired_are_taken_over_or_interrupted(store: Store) {
             .bind(id)
             .execute(store.pool())
     };
-    let new_load = NewLoad { kind: RecordKind::Suppliers, source: "test", file_name: "big.csv", format: None, column_map: &[] };
+    let new_load =
+        NewLoad { kind: RecordKind::Suppliers, source: "test", file_name: "big.csv", format: None, column_map: &[] };
     let live = store.create_running_load(&new_load).await.unwrap();
     let dead = store.create_running_load(&new_load).await.unwrap();
     expire(dead).await.unwrap();
@@ -253,7 +254,10 @@ async fn loads_whose_lease_expired_are_taken_over_or_interrupted(store: Store) {
     let reports = Worker::new(store.clone()).run_until_idle().await.unwrap();
     assert_eq!(counts(reports[0].as_ref().unwrap()), (1, 0, 0, 0));
     let load = store.get_load(queued.id).await.unwrap().unwrap();
-    assert_eq!((load.status, load.attempts, load.worker.as_deref()), (LoadStatus::Completed, 2, Some(store.worker_id())));
+    assert_eq!(
+        (load.status, load.attempts, load.worker.as_deref()),
+        (LoadStatus::Completed, 2, Some(store.worker_id()))
+    );
     // The first worker, had it only paused, can no longer fail or complete it.
     other.fail_load(queued.id, "late").await.unwrap();
     assert_eq!(store.get_load(queued.id).await.unwrap().unwrap().status, LoadStatus::Completed);

@@ -15,8 +15,8 @@ use cadena::matching::{
 use cadena::records::RecordKind;
 use cadena::rules::Ruleset;
 use cadena::screening::{PreparedFile, ReportRow, write_report_csv};
-use cadena::store::datasets::NewLoad;
 use cadena::store::Store;
+use cadena::store::datasets::NewLoad;
 
 use crate::harness::store_tests;
 
@@ -386,7 +386,13 @@ async fn batch_screening_keeps_input_order_on_many_threads(store: Store) {
 async fn the_worker_updates_the_index_after_each_load(store: Store) {
     let dir = tempfile::tempdir().unwrap();
     let csv = b"agency_id,name,licence_status\nA-1,Reclutamientos Andinos S.A.C.,revocada\n";
-    let new_load = NewLoad { kind: RecordKind::Agencies, source: "test", file_name: "agencies.csv", format: None, column_map: &[] };
+    let new_load = NewLoad {
+        kind: RecordKind::Agencies,
+        source: "test",
+        file_name: "agencies.csv",
+        format: None,
+        column_map: &[],
+    };
     store.queue_load(&new_load, csv).await.unwrap();
     let indexer = Indexer::open(&store, &dir.path().join("index")).unwrap();
     indexer.catch_up().await.unwrap();

@@ -128,7 +128,10 @@ async fn two_replicas_on_postgresql_agree_on_what_they_matched_against() {
     let (first, second) = (Client::new(&servers[0], &admin), Client::new(&servers[1], &admin));
     for client in [&first, &second] {
         let readiness = client.wait_ready().await;
-        assert_eq!((readiness["index_version"].as_i64(), readiness["index_lag"].as_i64()), (Some(before_upload), Some(0)));
+        assert_eq!(
+            (readiness["index_version"].as_i64(), readiness["index_lag"].as_i64()),
+            (Some(before_upload), Some(0))
+        );
     }
     let screening = second.screen(LISTED_NAME).await;
     assert!(!found(&screening, "W-NEW-1"));
@@ -154,13 +157,19 @@ async fn two_replicas_on_postgresql_agree_on_what_they_matched_against() {
     let load_version = load.version.expect("the upload completed");
     assert!(hit["dataset_version"].as_i64().unwrap() >= load_version, "{hit}");
     for missed in &screenings {
-        assert!(missed["dataset_version"].as_i64().unwrap() < load_version, "a miss names a version without the upload: {missed}");
+        assert!(
+            missed["dataset_version"].as_i64().unwrap() < load_version,
+            "a miss names a version without the upload: {missed}"
+        );
     }
     // The audit trail says the same as the answers.
     for screening in screenings.iter().chain([&hit]) {
         let (status, stored) = second.get(&format!("/v1/screenings/{}", screening["id"])).await;
         assert_eq!(status, 200);
-        assert_eq!((&stored["dataset_version"], &stored["result"]), (&screening["dataset_version"], &screening["result"]));
+        assert_eq!(
+            (&stored["dataset_version"], &stored["result"]),
+            (&screening["dataset_version"], &screening["result"])
+        );
     }
     // Both replicas now report the same index version, and no lag.
     for client in [&first, &second] {
