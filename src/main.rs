@@ -172,6 +172,9 @@ enum KeysAction {
 }
 
 fn main() -> ExitCode {
+    // As command-line tools do: output piped into `head` ends the process quietly when
+    // the reader goes away, instead of a panic on the broken pipe.
+    sigpipe::reset();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_env("CADENA_LOG").unwrap_or_else(|_| EnvFilter::new("info")))

@@ -118,6 +118,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        // Outermost, so that every answer has them, 404s and timeouts included.
+        .layer(axum::middleware::map_response(web::with_default_security_headers))
         .with_state(state)
 }
 

@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui", get(|| async { Redirect::permanent(UI_PATH) }))
         .route("/ui/", get(|| async { asset("index.html") }))
         .route("/ui/{file}", get(|Path(file): Path<String>| async move { asset(&file) }))
-        .layer(axum::middleware::map_response(with_security_headers))
+        .route_layer(axum::middleware::map_response(with_security_headers))
 }
 
 fn asset(file: &str) -> Response {
@@ -50,6 +50,24 @@ fn asset(file: &str) -> Response {
             (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "not found").into_response()
         }
     }
+}
+
+/// The policy for JSON and text responses: they load nothing and may not be framed.
+pub const API_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Adds the security headers to every response of the router: no sniffing and no
+/// referrer always; a response that sets no policy of its own (the JSON API) gets one
+/// that loads nothing and cannot be framed. A response with its own policy (the UI's,
+/// or a page meant to be framed) keeps it, and decides framing by `frame-ancestors`.
+pub async fn with_default_security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(API_CONTENT_SECURITY_POLICY));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    response
 }
 
 /// Adds the security headers to a UI response.

@@ -282,7 +282,10 @@ fn start_server(data_dir: &Path) -> (Killed, String, String) {
 #[test]
 fn the_web_ui_signs_in_screens_searches_and_audits_in_chromium() {
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        eprintln!("skipped: install chromium chromium-driver to run the browser tests");
+        crate::harness::missing_prerequisite(
+            &format!("{CHROMIUM} or {CHROMEDRIVER}"),
+            "apt-get install chromium chromium-driver (.ci/run does)",
+        );
         return;
     }
     // The flow is one long future: in a debug build it needs more than a test thread's stack.

@@ -1,5 +1,6 @@
 //! Test databases: a SQLite file in a temporary directory, or a fresh PostgreSQL
-//! database created on the server named by `CADENA_TEST_DATABASE_URL` and dropped after.
+//! database created on the server named by `CADENA_TEST_DATABASE_URL` and dropped after;
+//! and what a test does when something it needs is missing (skip, or fail under `CI=true`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -35,10 +36,11 @@ impl TestDb {
         TestDb { store, data_dir: Some(data_dir), postgres: None }
     }
 
-    /// A fresh PostgreSQL database, or `None` (with a message) when no server is configured.
+    /// A fresh PostgreSQL database, or `None` when no server is configured (see
+    /// [`missing_prerequisite`]: under `CI=true` that fails the test).
     pub async fn postgres() -> Option<TestDb> {
         let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            eprintln!("skipped: set {POSTGRES_URL_VAR} to run this test against PostgreSQL");
+            missing_prerequisite("PostgreSQL", &format!("set {POSTGRES_URL_VAR} to run this test against it"));
             return None;
         };
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -71,6 +73,27 @@ impl Drop for TestDb {
         })
         .join();
     }
+}
+
+/// Says that something a test needs is missing. Under `CI=true` the test fails, naming
+/// it: a CI run that skipped tests is not a green run. Elsewhere (a contributor's machine
+/// without PostgreSQL, Chromium or the shared data) the test is skipped with the message.
+pub fn missing_prerequisite(what: &str, how: &str) {
+    if std::env::var("CI").is_ok_and(|value| value == "true" || value == "1") {
+        panic!("{what} is missing and CI=true, so this test fails instead of skipping: {how}");
+    }
+    eprintln!("skipped: {what} is missing: {how}");
+}
+
+/// A file of the shared data beside the checkout (`../shared/data`), or `None` when the
+/// shared data is absent (see [`missing_prerequisite`]).
+pub fn shared_file(relative: &str) -> Option<std::path::PathBuf> {
+    let path = cadena::matching::evaluation::shared_data_dir().join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    missing_prerequisite(&path.display().to_string(), "the shared data sits beside the checkout, in ../shared/data");
+    None
 }
 
 /// The URL with its database name replaced.

@@ -711,6 +711,27 @@ async fn the_web_ui_is_served_with_security_headers(store: Store) {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(response.headers()["x-frame-options"], "DENY");
 
+    // The JSON API and everything else carry them too: its answers load nothing and
+    // cannot be framed, whatever their status.
+    for (uri, status) in [
+        ("/", StatusCode::OK),
+        ("/healthz", StatusCode::OK),
+        ("/v1/matching", StatusCode::UNAUTHORIZED),
+        ("/v1/nothing", StatusCode::NOT_FOUND),
+        ("/openapi.json", StatusCode::OK),
+    ] {
+        let response = get(uri, "application/json").await.unwrap();
+        assert_eq!(response.status(), status, "{uri}");
+        let headers = response.headers();
+        assert_eq!(
+            headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+            "{uri}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{uri}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{uri}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{uri}");
+    }
+
     // The page loads no script inline and nothing from elsewhere.
     let (_, page) = api.call_raw("GET", "/ui/", None, None).await;
     let page = String::from_utf8(page).unwrap();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use cadena::import::Format;
 use cadena::ingest::{self, LoadOptions, LoadReport, LoadRequest};
-use cadena::matching::evaluation;
+
 use cadena::matching::index::EntityIndex;
 use cadena::matching::{Matcher, Thresholds};
 use cadena::records::{LicenceEntry, ProcurementLine, RecordKind, Supplier, WatchlistEntry, check_column_map};
@@ -14,7 +14,7 @@ use cadena::rules::Ruleset;
 use cadena::screening::{self, PreparedFile};
 use cadena::store::Store;
 
-use crate::harness::store_tests;
+use crate::harness::{shared_file, store_tests};
 
 store_tests!(
     every_ocds_file_loads_and_reloads_unchanged,
@@ -25,16 +25,6 @@ store_tests!(
     spanish_headers_and_an_operator_map_load_suppliers,
     opensanctions_ftm_and_simple_csv_load_with_names_ids_countries_datasets,
 );
-
-fn shared(relative: &str) -> Option<PathBuf> {
-    let path = evaluation::shared_data_dir().join(relative);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipped: {} is absent (the shared data sits beside the checkout)", path.display());
-        None
-    }
-}
 
 /// Every `.json` file under a folder, sorted.
 fn json_files(dir: &Path) -> Vec<PathBuf> {
@@ -77,7 +67,7 @@ fn add(total: &mut [i64; 5], report: &LoadReport) {
 }
 
 async fn every_ocds_file_loads_and_reloads_unchanged(store: Store) {
-    let Some(dir) = shared("ocds") else { return };
+    let Some(dir) = shared_file("ocds") else { return };
     let files = json_files(&dir);
     assert_eq!(files.len(), 120);
     let mut suppliers = [0; 5];
@@ -150,7 +140,7 @@ const LINE_ROWS: i64 = 691;
 const OCDS_REJECTED: i64 = 2;
 
 async fn lista_suja_loads_with_cnpj_state_activity_and_date(store: Store) {
-    let Some(path) = shared("watchlists/br_lista_suja_2023-03-09_companies.csv") else { return };
+    let Some(path) = shared_file("watchlists/br_lista_suja_2023-03-09_companies.csv") else { return };
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(Format::detect(&path.display().to_string(), &bytes), Format::ListaSuja);
     let first = load_as(&store, RecordKind::Watchlist, "lista-suja", &path).await.unwrap();
@@ -172,7 +162,7 @@ async fn lista_suja_loads_with_cnpj_state_activity_and_date(store: Store) {
 }
 
 async fn cbp_orders_load_with_their_aliases(store: Store) {
-    let Some(path) = shared("watchlists/cbp_wro_names_aliases.csv") else { return };
+    let Some(path) = shared_file("watchlists/cbp_wro_names_aliases.csv") else { return };
     let first = load_as(&store, RecordKind::Watchlist, "cbp", &path).await.unwrap();
     assert_eq!(counts(&first), [83, 83, 0, 0, 0], "{:?}", first.rejected);
     let again = load_as(&store, RecordKind::Watchlist, "cbp", &path).await.unwrap();
@@ -187,7 +177,7 @@ async fn cbp_orders_load_with_their_aliases(store: Store) {
 /// mapped from Spanish descriptions, no panic and no unreadable file but the empty ones.
 #[tokio::test]
 async fn ocds_samples_screen_end_to_end() {
-    let Some(dir) = shared("ocds") else { return };
+    let Some(dir) = shared_file("ocds") else { return };
     let db = crate::harness::TestDb::sqlite().await;
     let index_dir = tempfile::tempdir().unwrap();
     let matcher = Matcher::new(EntityIndex::open_or_create(index_dir.path()).unwrap(), Thresholds::default());
@@ -249,7 +239,7 @@ async fn a_missing_number_then_a_number_load_on_postgres(store: Store) {
 /// Bangladesh's recruiting licences: `rl_no` and `agency_name` are recognised as the
 /// licence number and holder; the other columns are kept.
 async fn a_licence_register_loads_through_its_own_headers(store: Store) {
-    let Some(path) = shared("agencies/bd_recruiting_agencies_rl.csv") else { return };
+    let Some(path) = shared_file("agencies/bd_recruiting_agencies_rl.csv") else { return };
     let first = load_as(&store, RecordKind::Licences, "bd-rl", &path).await.unwrap();
     // One row has no RL number.
     assert_eq!(counts(&first), [507, 506, 0, 0, 1]);
@@ -332,7 +322,8 @@ async fn opensanctions_ftm_and_simple_csv_load_with_names_ids_countries_datasets
 /// its edition from the data directory.
 #[test]
 fn ilab_editions_load_as_the_rules_reference_list() {
-    let (Some(xml), Some(flat)) = (shared("ilab/goods_2021.xml"), shared("ilab/list_of_goods_flat.csv")) else {
+    let (Some(xml), Some(flat)) = (shared_file("ilab/goods_2021.xml"), shared_file("ilab/list_of_goods_flat.csv"))
+    else {
         return;
     };
     let bundled = Ruleset::bundled();

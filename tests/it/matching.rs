@@ -18,7 +18,7 @@ use cadena::screening::{PreparedFile, ReportRow, write_report_csv};
 use cadena::store::Store;
 use cadena::store::datasets::NewLoad;
 
-use crate::harness::store_tests;
+use crate::harness::{shared_file, store_tests};
 
 store_tests!(
     screening_a_supplier_file_reports_every_row,
@@ -83,16 +83,6 @@ fn listed(id: &str, names: Vec<String>) -> IndexedEntity {
         entity_id: id.to_owned(),
         names,
         ..IndexedEntity::default()
-    }
-}
-
-fn shared_file(relative: &str) -> Option<std::path::PathBuf> {
-    let path = evaluation::shared_data_dir().join(relative);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipped: {} is absent (the shared data sits beside the checkout)", path.display());
-        None
     }
 }
 
