@@ -1,92 +1,83 @@
-//! `/metrics` in the Prometheus text format, and the per-key rate limiter.
+//! `/metrics` in the OpenMetrics text format (prometheus-client), and the per-key rate
+//! limiter (governor).
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 
 use super::AppState;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
-const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
-#[derive(Debug, Default)]
-struct Histogram {
-    /// Cumulative counts per bucket of [`LATENCY_BUCKETS`].
-    buckets: Vec<u64>,
-    count: u64,
-    sum: f64,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        if self.buckets.is_empty() {
-            self.buckets = vec![0; LATENCY_BUCKETS.len()];
-        }
-        for (bucket, bound) in self.buckets.iter_mut().zip(LATENCY_BUCKETS) {
-            if seconds <= *bound {
-                *bucket += 1;
-            }
-        }
-        self.count += 1;
-        self.sum += seconds;
-    }
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
 }
 
-/// Request counts and latencies per route.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+/// Request counts and latencies per route, kept for the life of the process.
+#[derive(Debug)]
 pub struct Metrics {
-    /// (method, route, status) → requests.
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    /// (method, route) → latency.
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("cadena_http_requests", "HTTP requests by method, route and status", requests.clone());
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "cadena_http_request_duration",
+            "HTTP request latency by method and route",
+            Unit::Seconds,
+            latency.clone(),
+        );
+        Metrics { registry, requests, latency }
+    }
 }
 
 impl Metrics {
     fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let key = (method.to_owned(), route.to_owned());
-        if let Ok(mut requests) = self.requests.lock() {
-            *requests.entry((key.0.clone(), key.1.clone(), status)).or_default() += 1;
-        }
-        if let Ok(mut latency) = self.latency.lock() {
-            latency.entry(key).or_default().observe(elapsed.as_secs_f64());
-        }
-    }
-
-    /// The request metrics in the Prometheus text format.
-    fn render(&self, out: &mut String) {
-        out.push_str("# HELP cadena_http_requests_total HTTP requests by method, route and status.\n");
-        out.push_str("# TYPE cadena_http_requests_total counter\n");
-        if let Ok(requests) = self.requests.lock() {
-            for ((method, route, status), count) in requests.iter() {
-                let _ = writeln!(
-                    out,
-                    "cadena_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
-                );
-            }
-        }
-        out.push_str("# HELP cadena_http_request_duration_seconds HTTP request latency by method and route.\n");
-        out.push_str("# TYPE cadena_http_request_duration_seconds histogram\n");
-        if let Ok(latency) = self.latency.lock() {
-            for ((method, route), histogram) in latency.iter() {
-                let labels = format!("method=\"{method}\",route=\"{route}\"");
-                for (bound, count) in LATENCY_BUCKETS.iter().zip(&histogram.buckets) {
-                    let _ =
-                        writeln!(out, "cadena_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
-                }
-                let _ = writeln!(
-                    out,
-                    "cadena_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                    histogram.count
-                );
-                let _ = writeln!(out, "cadena_http_request_duration_seconds_sum{{{labels}}} {}", histogram.sum);
-                let _ = writeln!(out, "cadena_http_request_duration_seconds_count{{{labels}}} {}", histogram.count);
-            }
-        }
+        let (method, route) = (method.to_owned(), route.to_owned());
+        self.requests.get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status }).inc();
+        self.latency.get_or_create(&RouteLabels { method, route }).observe(elapsed.as_secs_f64());
     }
 }
 
@@ -104,64 +95,79 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-/// `GET /metrics`: requests, latencies, the screening cache and batch audits.
-#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text format", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> Result<Response, super::Error> {
-    let mut out = String::new();
-    state.metrics.render(&mut out);
+/// The values read afresh at every scrape: the screening cache, the index against the
+/// store, and batch audits by status.
+async fn scrape_registry(state: &AppState) -> Result<Registry, super::Error> {
+    let mut registry = Registry::default();
     let (hits, misses) = state.screening.cache_stats();
-    out.push_str(
-        "# HELP cadena_screening_cache_requests_total Screenings answered from the cache (hit) or computed (miss).\n",
+    let cache = Family::<ResultLabel, Counter>::default();
+    cache.get_or_create(&ResultLabel { result: "hit" }).inc_by(hits);
+    cache.get_or_create(&ResultLabel { result: "miss" }).inc_by(misses);
+    registry.register(
+        "cadena_screening_cache_requests",
+        "Screenings answered from the cache (hit) or computed (miss)",
+        cache,
     );
-    out.push_str("# TYPE cadena_screening_cache_requests_total counter\n");
-    let _ = writeln!(out, "cadena_screening_cache_requests_total{{result=\"hit\"}} {hits}");
-    let _ = writeln!(out, "cadena_screening_cache_requests_total{{result=\"miss\"}} {misses}");
-    out.push_str("# HELP cadena_screening_cache_entries Screening results held by the cache.\n");
-    out.push_str("# TYPE cadena_screening_cache_entries gauge\n");
-    let _ = writeln!(out, "cadena_screening_cache_entries {}", state.screening.cache_entries());
+    let gauge = |value: i64| {
+        let gauge = Gauge::<i64>::default();
+        gauge.set(value);
+        gauge
+    };
+    registry.register(
+        "cadena_screening_cache_entries",
+        "Screening results held by the cache",
+        gauge(state.screening.cache_entries() as i64),
+    );
     let index = state.screening.index_status();
-    out.push_str("# HELP cadena_index_version The store version the search index reflects.\n");
-    out.push_str("# TYPE cadena_index_version gauge\n");
-    let _ = writeln!(out, "cadena_index_version {}", index.index_version);
-    out.push_str("# HELP cadena_store_version The newest store version the indexer has seen.\n");
-    out.push_str("# TYPE cadena_store_version gauge\n");
-    let _ = writeln!(out, "cadena_store_version {}", index.store_version);
-    out.push_str("# HELP cadena_index_lag Store versions the search index is behind the store.\n");
-    out.push_str("# TYPE cadena_index_lag gauge\n");
-    let _ = writeln!(out, "cadena_index_lag {}", index.lag());
-    out.push_str("# HELP cadena_audits Batch audits by status.\n");
-    out.push_str("# TYPE cadena_audits gauge\n");
+    registry.register(
+        "cadena_index_version",
+        "The store version the search index reflects",
+        gauge(index.index_version),
+    );
+    registry.register(
+        "cadena_store_version",
+        "The newest store version the indexer has seen",
+        gauge(index.store_version),
+    );
+    registry.register("cadena_index_lag", "Store versions the search index is behind the store", gauge(index.lag()));
+    let audits = Family::<StatusLabel, Gauge>::default();
     for (status, count) in state.store.count_audits_by_status().await? {
-        let _ = writeln!(out, "cadena_audits{{status=\"{status}\"}} {count}");
+        audits.get_or_create(&StatusLabel { status }).set(count);
     }
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+    registry.register("cadena_audits", "Batch audits by status", audits);
+    Ok(registry)
 }
 
-/// A token bucket per API key: `burst` requests at once, refilled at `per_second`.
+/// `GET /metrics`: requests, latencies, the screening cache, the index and batch audits.
+#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "OpenMetrics text format (Prometheus reads it)", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, super::Error> {
+    let scraped = scrape_registry(&state).await?;
+    let mut out = String::new();
+    encode_registry(&mut out, &state.metrics.registry)
+        .and_then(|()| encode_registry(&mut out, &scraped))
+        .and_then(|()| encode_eof(&mut out))
+        .map_err(|err| super::Error::Internal(anyhow::anyhow!("encoding the metrics: {err}")))?;
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], out).into_response())
+}
+
+/// Requests per API key: `burst` at once, refilled at `per_second` (a GCRA, which is a
+/// token bucket measured in time).
 #[derive(Debug)]
 pub struct RateLimiter {
-    per_second: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<i64, (f64, Instant)>>,
+    limiter: DefaultKeyedRateLimiter<i64>,
 }
 
 impl RateLimiter {
     pub fn new(per_second: f64, burst: f64) -> RateLimiter {
-        RateLimiter { per_second, burst: burst.max(1.0), buckets: Mutex::new(HashMap::new()) }
+        let period = Duration::from_secs_f64(1.0 / per_second.max(f64::MIN_POSITIVE)).max(Duration::from_nanos(1));
+        let burst = NonZeroU32::new(burst.max(1.0).min(f64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(period).expect("a positive period").allow_burst(burst);
+        RateLimiter { limiter: DefaultKeyedRateLimiter::keyed(quota) }
     }
 
-    /// Takes a token for `key_id`; when there is none, how long until there is.
+    /// Takes a request for `key_id`; when the key has none left, how long until it has.
     pub fn check(&self, key_id: i64) -> Result<(), Duration> {
-        let now = Instant::now();
-        let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
-        let (tokens, last) = buckets.entry(key_id).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_second.max(f64::MIN_POSITIVE)))
-        }
+        self.limiter.check_key(&key_id).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }
