@@ -424,17 +424,23 @@ fn print_load_table(loads: &[DatasetVersion]) {
     }
 }
 
+/// How `cadena serve` serves.
+#[derive(Debug, Clone)]
+pub struct ServeOptions<'a> {
+    pub bind: SocketAddr,
+    /// Load the demo dataset and print an admin key.
+    pub demo: bool,
+    pub rules_dir: Option<&'a Path>,
+    /// Requests per second per key (bursts of twice that).
+    pub rate_limit: f64,
+    /// The screening cache's size, in MiB.
+    pub cache_mib: u64,
+}
+
 /// `cadena serve`: the HTTP API with the ingestion worker in the background, until
 /// Ctrl-C or SIGTERM; a load in progress is finished before the process exits.
-pub async fn serve(
-    store: Store,
-    data_dir: &Path,
-    index_dir: &Path,
-    rules_dir: Option<&Path>,
-    bind: SocketAddr,
-    demo: bool,
-    rate_limit: f64,
-) -> anyhow::Result<()> {
+pub async fn serve(store: Store, data_dir: &Path, index_dir: &Path, options: ServeOptions<'_>) -> anyhow::Result<()> {
+    let ServeOptions { bind, demo, rules_dir, rate_limit, cache_mib } = options;
     if !rate_limit.is_finite() || rate_limit <= 0.0 {
         anyhow::bail!("--rate-limit must be a positive number of requests per second, not {rate_limit}");
     }
@@ -455,7 +461,10 @@ pub async fn serve(
         );
     }
     let matcher = Arc::new(Matcher::new(indexer.index().clone(), Thresholds::default()));
-    let screening = Arc::new(ScreeningService::new(store.clone(), matcher, ruleset, indexer.status()));
+    let screening = Arc::new(
+        ScreeningService::new(store.clone(), matcher, ruleset, indexer.status())
+            .with_cache_bytes(cache_mib.saturating_mul(1024 * 1024)),
+    );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let indexer_task = tokio::spawn(indexer.run(shutdown_rx.clone()));
     let worker = tokio::spawn(Worker::new(store.clone()).run(shutdown_rx.clone()));

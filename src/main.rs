@@ -42,6 +42,9 @@ enum Command {
         /// Requests per second each API key may make on average (bursts of twice that).
         #[arg(long, env = "CADENA_RATE_LIMIT", default_value_t = cadena::http::DEFAULT_RATE_LIMIT)]
         rate_limit: f64,
+        /// How much memory, in MiB, the screening result cache may hold (0 turns it off).
+        #[arg(long, env = "CADENA_CACHE_MIB", default_value_t = cadena::service::DEFAULT_CACHE_BYTES / (1024 * 1024))]
+        cache_mib: u64,
     },
     /// Create, list or revoke API keys.
     Keys {
@@ -207,8 +210,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let index_dir = cli.store.index_dir();
     let data_dir = cli.store.data_dir.clone();
     match cli.command {
-        Command::Serve { bind, demo, rules_dir, rate_limit } => {
-            cli::serve(store, &data_dir, &index_dir, rules_dir.as_deref(), bind, demo, rate_limit).await
+        Command::Serve { bind, demo, rules_dir, rate_limit, cache_mib } => {
+            let options = cli::ServeOptions { bind, demo, rules_dir: rules_dir.as_deref(), rate_limit, cache_mib };
+            cli::serve(store, &data_dir, &index_dir, options).await
         }
         Command::Keys { action: KeysAction::Create { role, name } } => cli::keys_create(&store, role, &name).await,
         Command::Keys { action: KeysAction::List } => cli::keys_list(&store).await,

@@ -26,8 +26,8 @@ use crate::screening::{Context, Input, Screener};
 use crate::store::Store;
 use crate::store::screenings::{NewScreening, StoredScreening};
 
-/// How many screening results the cache keeps.
-pub const CACHE_CAPACITY: u64 = 10_000;
+/// How many bytes of screening results the cache keeps by default (`serve --cache-mib`).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A request to screen a supplier (`supplier` alone) or a procurement (`lines`, with
 /// the supplier if known). Agencies given here are used as given; the others the lines
@@ -128,7 +128,7 @@ impl ScreeningService {
             matcher,
             ruleset,
             index_status,
-            cache: Cache::new(CACHE_CAPACITY),
+            cache: weighed_cache(DEFAULT_CACHE_BYTES),
             cache_hits: AtomicU64::new(0),
             cache_misses: AtomicU64::new(0),
         }
@@ -150,6 +150,19 @@ impl ScreeningService {
     /// Where the index stands, changing as the indexer works.
     pub fn subscribe_index_status(&self) -> watch::Receiver<IndexStatus> {
         self.index_status.clone()
+    }
+
+    /// The same service with a cache of `bytes` (the size of the results it holds,
+    /// estimated from their JSON; 0 turns the cache off).
+    pub fn with_cache_bytes(mut self, bytes: u64) -> ScreeningService {
+        self.cache = weighed_cache(bytes);
+        self
+    }
+
+    /// How many bytes of results the cache holds (as weighed), once pending work is done.
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.weighted_size()
     }
 
     /// Screenings answered from the cache, and computed, so far.
@@ -272,6 +285,31 @@ pub fn add_request_records(context: &mut Context, request: &ScreeningRequest) {
     }
     if let Some(supplier) = &request.supplier {
         context.suppliers.insert(supplier.supplier_id.clone(), supplier.clone());
+    }
+}
+
+/// A cache of results bounded by their size in bytes, not their number: a screening of
+/// a thousand procurement lines weighs as much as a thousand small ones.
+fn weighed_cache(bytes: u64) -> Cache<String, Arc<serde_json::Value>> {
+    Cache::builder()
+        .max_capacity(bytes)
+        .weigher(|key: &String, result: &Arc<serde_json::Value>| {
+            u32::try_from(key.len() + json_bytes(result)).unwrap_or(u32::MAX)
+        })
+        .build()
+}
+
+/// About how many bytes a JSON value takes in memory: its text, plus the bookkeeping
+/// of each node.
+fn json_bytes(value: &serde_json::Value) -> usize {
+    const NODE: usize = std::mem::size_of::<serde_json::Value>();
+    NODE + match value {
+        serde_json::Value::String(text) => text.len(),
+        serde_json::Value::Array(items) => items.iter().map(json_bytes).sum(),
+        serde_json::Value::Object(fields) => {
+            fields.iter().map(|(key, value)| key.len() + NODE + json_bytes(value)).sum()
+        }
+        _ => 0,
     }
 }
 

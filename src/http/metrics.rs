@@ -118,6 +118,12 @@ async fn scrape_registry(state: &AppState) -> Result<Registry, super::Error> {
         "Screening results held by the cache",
         gauge(state.screening.cache_entries() as i64),
     );
+    registry.register_with_unit(
+        "cadena_screening_cache",
+        "Size of the screening results held by the cache, as weighed",
+        Unit::Bytes,
+        gauge(state.screening.cache_bytes() as i64),
+    );
     let index = state.screening.index_status();
     registry.register(
         "cadena_index_version",

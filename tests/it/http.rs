@@ -41,6 +41,7 @@ store_tests!(
     an_audit_whose_chunks_are_all_done_is_completed,
     the_web_ui_is_served_with_security_headers,
     an_agency_lists_the_suppliers_that_use_it,
+    the_screening_cache_is_bounded_by_bytes,
 );
 
 /// The demo dataset, an index that follows the store, the router and one key per role.
@@ -764,4 +765,31 @@ async fn an_agency_lists_the_suppliers_that_use_it(store: Store) {
     }
     let (status, _) = api.call("GET", "/v1/agencies/DEMO-A-003/suppliers", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The screening cache holds results up to a size in bytes, however many there are.
+async fn the_screening_cache_is_bounded_by_bytes(store: Store) {
+    let api = Api::new(&store).await;
+    let budget = 40_000;
+    let service = ScreeningService::new(
+        store.clone(),
+        api.screening.matcher().clone(),
+        api.screening.ruleset().clone(),
+        api.indexer.status(),
+    )
+    .with_cache_bytes(budget);
+    let mut result_bytes = 0;
+    for i in 0..60 {
+        let request: cadena::service::ScreeningRequest = serde_json::from_value(json!({ "supplier": {
+            "supplier_id": format!("S-{i}"), "name": format!("Minera Ficticia Oro Verde {i} SAC"), "country": "PE"
+        }}))
+        .unwrap();
+        let stored = service.screen(&request, None).await.unwrap();
+        result_bytes += stored.result.to_string().len() as u64;
+    }
+    assert!(result_bytes > 3 * budget, "the results ({result_bytes} bytes) would not fit");
+    let (held, entries) = (service.cache_bytes(), service.cache_entries());
+    assert!(held <= budget, "the cache holds {held} bytes, over its budget of {budget}");
+    assert!(entries > 0 && entries < 60, "{entries} entries");
+    assert_eq!(service.cache_stats(), (0, 60), "every request was new");
 }
