@@ -168,7 +168,9 @@ impl Indexer {
             return Ok(CatchUp { from, to: from, n_indexed: 0, rebuilt: false, writer: true });
         }
         let rebuilt = changed_since.is_none();
-        let applied = self.apply(&mut snapshot, changed_since, &stamp).await;
+        // An explicit rebuild (`cadena reindex`) also merges the index into one segment;
+        // otherwise the writer's merge policy merges in the background.
+        let applied = self.apply(&mut snapshot, changed_since, &stamp, rebuild).await;
         snapshot.close().await?;
         let n_indexed = match applied {
             Ok(n_indexed) => n_indexed,
@@ -184,15 +186,16 @@ impl Indexer {
     }
 
     /// Writes what the snapshot holds beyond `changed_since` (everything when `None`,
-    /// replacing the index's contents) and commits it stamped.
+    /// replacing the index's contents) and commits it stamped; then, with `merge`,
+    /// merges the index into one segment.
     async fn apply(
         &self,
         snapshot: &mut Snapshot,
         changed_since: Option<i64>,
         stamp: &IndexStamp,
+        merge: bool,
     ) -> anyhow::Result<u64> {
-        let rebuild = changed_since.is_none();
-        if rebuild {
+        if changed_since.is_none() {
             self.with_writer(|writer, _| {
                 writer.delete_all_documents()?;
                 Ok(())
@@ -206,7 +209,7 @@ impl Indexer {
         let stamp = stamp.clone();
         self.with_writer(move |writer, index| {
             index.commit(writer, &stamp)?;
-            if rebuild {
+            if merge {
                 index.merge_segments(writer)?;
                 index.reload()?;
             }
