@@ -674,7 +674,10 @@ pub async fn alerts(
     if alerts.is_empty() {
         println!("no {}alerts", status.map(|status| format!("{} ", status.as_str())).unwrap_or_default());
     } else {
-        println!("{:>5}  {:<13}  {:<6}  {:<24}  {:<40}  {:<28}  what", "id", "kind", "status", "created", "concerns", "listed / agency");
+        println!(
+            "{:>5}  {:<13}  {:<6}  {:<24}  {:<40}  {:<28}  what",
+            "id", "kind", "status", "created", "concerns", "listed / agency"
+        );
         for alert in &alerts {
             let what = match (&alert.details.licence, &alert.details.found) {
                 (Some(licence), _) => format!(
@@ -685,8 +688,14 @@ pub async fn alerts(
                 ),
                 (None, Some(found)) => {
                     let changed: Vec<&str> = alert.details.changed_fields.iter().map(|field| field.as_str()).collect();
-                    let changed = if changed.is_empty() { String::new() } else { format!("; changed: {}", changed.join(", ")) };
-                    format!("{} {:.3} \"{}\"{changed}", found.strength.as_str(), found.score, found.explanation.matched_name)
+                    let changed =
+                        if changed.is_empty() { String::new() } else { format!("; changed: {}", changed.join(", ")) };
+                    format!(
+                        "{} {:.3} \"{}\"{changed}",
+                        found.strength.as_str(),
+                        found.score,
+                        found.explanation.matched_name
+                    )
                 }
                 (None, None) => String::new(),
             };

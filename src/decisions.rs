@@ -333,7 +333,7 @@ pub enum DecisionError {
          result.matches or result.dismissed"
     )]
     NoSuchMatch { screening_id: i64, entity_source: String, entity_id: String },
-    #[error("screening {0} names no supplier id, so no later screening could honour a decision on it")]
+    #[error("screening {0} names no usable supplier id, so no later screening could honour a decision on it")]
     NoSupplierId(i64),
     #[error("{0}")]
     BadNote(String),
@@ -347,6 +347,9 @@ pub enum DecisionError {
 pub fn check_note(note: &str) -> Result<(), String> {
     if note.trim().is_empty() {
         return Err("note must say what was checked (it may not be empty)".to_owned());
+    }
+    if note.contains('\0') {
+        return Err("note must not contain NUL characters".to_owned());
     }
     if note.chars().count() > MAX_NOTE_CHARS {
         return Err(format!("note: at most {MAX_NOTE_CHARS} characters"));
@@ -390,10 +393,14 @@ pub async fn decide(
         (None, Some(line)) => line.supplier_id.clone(),
         (None, None) => None,
     }
-    .filter(|id| !id.trim().is_empty())
+    .filter(|id| !id.trim().is_empty() && !id.contains('\0'))
     .ok_or(DecisionError::NoSupplierId(screening_id))?;
-    let supplier_source =
-        store.records_by_keys::<Supplier>(std::slice::from_ref(&supplier_id)).await?.into_iter().next().map(|s| s.source);
+    let supplier_source = store
+        .records_by_keys::<Supplier>(std::slice::from_ref(&supplier_id))
+        .await?
+        .into_iter()
+        .next()
+        .map(|s| s.source);
     let content_hash = store.watchlist_content_hash(&request.source, &request.entity_id).await?;
     let new = NewDecision {
         screening_id: Some(screening_id),

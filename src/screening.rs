@@ -286,7 +286,12 @@ impl Screener<'_> {
         let dismissed: Vec<String> = screening
             .dismissed
             .iter()
-            .map(|found| format!("{}/{} (decision {})", found.found.entity.source, found.found.entity.entity_id, found.decision.id))
+            .map(|found| {
+                format!(
+                    "{}/{} (decision {})",
+                    found.found.entity.source, found.found.entity.entity_id, found.decision.id
+                )
+            })
             .collect();
         row.dismissed_matches = dismissed.join("|");
         let reopened: Vec<String> = screening
@@ -295,7 +300,13 @@ impl Screener<'_> {
             .filter_map(|found| {
                 let reopened = found.reopened.as_ref()?;
                 let fields: Vec<&str> = reopened.changed_fields.iter().map(|field| field.as_str()).collect();
-                Some(format!("{}/{} (decision {}: {})", found.entity.source, found.entity.entity_id, reopened.decision.id, fields.join(", ")))
+                Some(format!(
+                    "{}/{} (decision {}: {})",
+                    found.entity.source,
+                    found.entity.entity_id,
+                    reopened.decision.id,
+                    fields.join(", ")
+                ))
             })
             .collect();
         row.reopened_matches = reopened.join("|");

@@ -83,7 +83,7 @@ pub async fn list_decisions(
         })?),
     };
     let (limit, offset) = page(params.limit, params.offset)?;
-    let filter = DecisionFilter { supplier_id: params.supplier_id.filter(|id| !id.is_empty()), status, limit, offset };
+    let filter = DecisionFilter { supplier_id: id_param(params.supplier_id)?, status, limit, offset };
     Ok(Json(DecisionList { decisions: state.store.list_decisions(&filter).await? }))
 }
 
@@ -158,8 +158,7 @@ pub async fn list_alerts(
         })?),
     };
     let (limit, offset) = page(params.limit, params.offset)?;
-    let filter =
-        AlertFilter { status, kind, subject_id: params.supplier_id.filter(|id| !id.is_empty()), limit, offset };
+    let filter = AlertFilter { status, kind, subject_id: id_param(params.supplier_id)?, limit, offset };
     let alerts = state.store.list_alerts(&filter).await?;
     Ok(Json(AlertList { alerts, open: state.store.count_open_alerts().await? }))
 }
@@ -167,7 +166,11 @@ pub async fn list_alerts(
 /// `GET /v1/alerts/{id}`: one alert.
 #[utoipa::path(get, path = "/v1/alerts/{id}", tag = "monitoring", security(("api_key" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = Alert), (status = 404), (status = 401)))]
-pub async fn get_alert(caller: Caller, State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Alert>, Error> {
+pub async fn get_alert(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Alert>, Error> {
     caller.require(EVERYONE)?;
     let alert = state.store.get_alert(id).await?.ok_or_else(|| Error::NotFound(format!("no alert {id}")))?;
     Ok(Json(alert))
@@ -191,6 +194,17 @@ pub async fn close_alert(
         caller.require(SCREENERS)?;
     }
     Ok(Json(monitoring::close_alert(&state.store, id, &request, Some(caller.key_id)).await?))
+}
+
+/// An id given as a query parameter: none when empty; refused with a NUL character,
+/// which no stored id has.
+fn id_param(id: Option<String>) -> Result<Option<String>, Error> {
+    match id.filter(|id| !id.is_empty()) {
+        Some(id) if id.contains('\0') => {
+            Err(Error::BadRequest("supplier_id must not contain NUL characters".to_owned()))
+        }
+        id => Ok(id),
+    }
 }
 
 fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), Error> {

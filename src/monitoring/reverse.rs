@@ -63,7 +63,8 @@ pub(crate) async fn run(
     };
     let entry_keys: Vec<(String, String)> =
         entries.iter().map(|entry| (entry.source.clone(), entry.entity_id.clone())).collect();
-    let entry_of: HashMap<&(String, String), usize> = entry_keys.iter().enumerate().map(|(idx, key)| (key, idx)).collect();
+    let entry_of: HashMap<&(String, String), usize> =
+        entry_keys.iter().enumerate().map(|(idx, key)| (key, idx)).collect();
     let prior = store.monitored_matches_of(&entry_keys).await?;
     let mut wanted: HashMap<SubjectRef, BTreeSet<usize>> = HashMap::new();
     for (subject, entry_idx) in hits {
@@ -103,8 +104,9 @@ pub(crate) async fn run(
                 source: entry.source.clone(),
                 entity_id: entry.entity_id.clone(),
             };
-            let found =
-                matches.iter().find(|found| found.entity.source == entry.source && found.entity.entity_id == entry.entity_id);
+            let found = matches
+                .iter()
+                .find(|found| found.entity.source == entry.source && found.entity.entity_id == entry.entity_id);
             let Some(found) = found else {
                 if prior.contains_key(&key) {
                     outcome.gone.push(key);
@@ -112,9 +114,11 @@ pub(crate) async fn run(
                 continue;
             };
             let decision = match subject.kind {
-                RecordKind::Suppliers => decisions
-                    .get(&subject.id, &entry.source, &entry.entity_id)
-                    .filter(|decision| decision.supplier_source.as_ref().is_none_or(|source| *source == subject.source)),
+                RecordKind::Suppliers => {
+                    decisions.get(&subject.id, &entry.source, &entry.entity_id).filter(|decision| {
+                        decision.supplier_source.as_ref().is_none_or(|source| *source == subject.source)
+                    })
+                }
                 _ => None,
             };
             let now = EntitySnapshot::of(&found.entity);
@@ -129,7 +133,11 @@ pub(crate) async fn run(
                     details: AlertDetails { found: Some(found.clone()), ..details },
                 });
             }
-            outcome.seen.push(MonitoredMatch { key, entity: now, reopened_decision_id: classified.reopened_decision_id });
+            outcome.seen.push(MonitoredMatch {
+                key,
+                entity: now,
+                reopened_decision_id: classified.reopened_decision_id,
+            });
         }
     }
     Ok(outcome)
@@ -210,16 +218,22 @@ async fn read_subjects(
                 tax_id: supplier.tax_id,
                 country: supplier.country,
             };
-            let subject = Subject { kind: RecordKind::Suppliers, source: stored.source, id: stored.key, name: supplier.name };
+            let subject =
+                Subject { kind: RecordKind::Suppliers, source: stored.source, id: stored.key, name: supplier.name };
             subjects.push((subject, query));
         }
     }
     for stored in store.records_by_keys::<Agency>(&keys_of(RecordKind::Agencies)).await? {
         if wanted.contains_key(&(RecordKind::Agencies, stored.source.clone(), stored.key.clone())) {
             let agency = stored.record;
-            let query =
-                ScreeningQuery { name: agency.name.clone(), aliases: agency.aliases, tax_id: agency.tax_id, country: agency.country };
-            let subject = Subject { kind: RecordKind::Agencies, source: stored.source, id: stored.key, name: agency.name };
+            let query = ScreeningQuery {
+                name: agency.name.clone(),
+                aliases: agency.aliases,
+                tax_id: agency.tax_id,
+                country: agency.country,
+            };
+            let subject =
+                Subject { kind: RecordKind::Agencies, source: stored.source, id: stored.key, name: agency.name };
             subjects.push((subject, query));
         }
     }
@@ -277,7 +291,11 @@ pub(crate) struct Classified {
 /// - otherwise a match monitoring never saw (and no reviewer confirmed) is `new_match`;
 /// - one whose entity changed since monitoring (or the confirmation) saw it is
 ///   `changed_match`; an unchanged one raises nothing.
-pub(crate) fn classify(prior: Option<&MonitoredMatch>, decision: Option<&Decision>, now: &EntitySnapshot) -> Classified {
+pub(crate) fn classify(
+    prior: Option<&MonitoredMatch>,
+    decision: Option<&Decision>,
+    now: &EntitySnapshot,
+) -> Classified {
     let changed_since = |before: &EntitySnapshot, decision: Option<&Decision>| -> Option<(AlertKind, AlertDetails)> {
         let changed_fields = before.changed_fields(now);
         (!changed_fields.is_empty()).then(|| {
@@ -379,7 +397,15 @@ mod tests {
         let after = entity(&["Loreto", "Maderera del Oriente"]);
         let fp = decision(Verdict::FalsePositive, before.clone());
         let confirmed = decision(Verdict::Confirmed, before.clone());
-        let cases: Vec<(&str, Option<MonitoredMatch>, Option<&Decision>, &EntitySnapshot, Option<AlertKind>, Option<i64>)> = vec![
+        let again = entity(&[]);
+        let cases: Vec<(
+            &str,
+            Option<MonitoredMatch>,
+            Option<&Decision>,
+            &EntitySnapshot,
+            Option<AlertKind>,
+            Option<i64>,
+        )> = vec![
             ("never seen, no decision", None, None, &after, Some(NewMatch), None),
             ("seen, unchanged", Some(prior(after.clone(), None)), None, &after, None, None),
             ("seen, changed", Some(prior(before.clone(), None)), None, &after, Some(ChangedMatch), None),
@@ -388,7 +414,14 @@ mod tests {
             ("false positive, changed", Some(prior(before.clone(), None)), Some(&fp), &after, Some(Reopened), Some(7)),
             ("false positive, never seen, changed", None, Some(&fp), &after, Some(Reopened), Some(7)),
             ("reopened before, unchanged since", Some(prior(after.clone(), Some(7))), Some(&fp), &after, None, Some(7)),
-            ("reopened before, changed again", Some(prior(after.clone(), Some(7))), Some(&fp), &entity(&[]), Some(ChangedMatch), Some(7)),
+            (
+                "reopened before, changed again",
+                Some(prior(after.clone(), Some(7))),
+                Some(&fp),
+                &again,
+                Some(ChangedMatch),
+                Some(7),
+            ),
             ("confirmed, never seen, unchanged", None, Some(&confirmed), &before, None, None),
             ("confirmed, changed", None, Some(&confirmed), &after, Some(ChangedMatch), None),
         ];

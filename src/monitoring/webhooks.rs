@@ -129,8 +129,12 @@ impl Deliverer {
         let _lease = self.store.hold_lease(Job::Delivery(claimed.id));
         let started_at = now();
         let alert = self.store.get_alert(claimed.alert_id).await?.context("the delivery's alert vanished")?;
-        let payload =
-            Payload { delivery_id: claimed.id, webhook_id: claimed.webhook_id, attempt: claimed.attempt, alert: &alert };
+        let payload = Payload {
+            delivery_id: claimed.id,
+            webhook_id: claimed.webhook_id,
+            attempt: claimed.attempt,
+            alert: &alert,
+        };
         let body = serde_json::to_vec(&payload)?;
         let sent = self
             .client
@@ -156,11 +160,19 @@ impl Deliverer {
             Some(_) => self.policy.after_failure(claimed.attempt),
         };
         if let Some(error) = &error {
-            tracing::warn!(delivery_id = claimed.id, attempt = claimed.attempt, ?next, "webhook delivery failed: {error}");
+            tracing::warn!(
+                delivery_id = claimed.id,
+                attempt = claimed.attempt,
+                ?next,
+                "webhook delivery failed: {error}"
+            );
         }
         let outcome = AttemptOutcome { started_at, http_status, error, next };
         if !self.store.record_attempt(claimed, &outcome).await? {
-            tracing::warn!(delivery_id = claimed.id, "the delivery's lease expired during the try; another worker has it");
+            tracing::warn!(
+                delivery_id = claimed.id,
+                "the delivery's lease expired during the try; another worker has it"
+            );
         }
         Ok(())
     }
@@ -200,7 +212,8 @@ mod tests {
 
     #[test]
     fn retries_back_off_doubling_up_to_the_cap_then_give_up() {
-        let policy = RetryPolicy { first_delay: Duration::from_secs(5), max_delay: Duration::from_secs(60), max_attempts: 6 };
+        let policy =
+            RetryPolicy { first_delay: Duration::from_secs(5), max_delay: Duration::from_secs(60), max_attempts: 6 };
         let delays: Vec<NextStep> = (1..=6).map(|attempt| policy.after_failure(attempt)).collect();
         assert_eq!(
             delays,

@@ -58,13 +58,22 @@ impl Monitor {
                 Ok(outcome) => {
                     let n_alerts = outcome.alerts.len();
                     if self.store.finish_monitor_job(job.id, &outcome).await? {
-                        tracing::info!(job_id = job.id, kind = job.kind.as_str(), dataset_id = job.dataset_id,
-                            n_examined = outcome.n_examined, n_alerts, index_version = outcome.index_version,
-                            "monitoring job done");
+                        tracing::info!(
+                            job_id = job.id,
+                            kind = job.kind.as_str(),
+                            dataset_id = job.dataset_id,
+                            n_examined = outcome.n_examined,
+                            n_alerts,
+                            index_version = outcome.index_version,
+                            "monitoring job done"
+                        );
                         round.n_jobs += 1;
                         round.n_alerts += n_alerts;
                     } else {
-                        tracing::warn!(job_id = job.id, "the monitoring job's lease expired and another worker took it over");
+                        tracing::warn!(
+                            job_id = job.id,
+                            "the monitoring job's lease expired and another worker took it over"
+                        );
                     }
                 }
                 Err(err) => {

@@ -52,10 +52,8 @@ const STATUS_SQL: &str = "CASE WHEN w.decision_id IS NOT NULL THEN 'withdrawn' \
      ELSE 'in_force' END";
 
 fn decision_from_row(row: &AnyRow) -> sqlx::Result<Decision> {
-    let decode_err = |column: &str, message: String| sqlx::Error::ColumnDecode {
-        index: column.to_owned(),
-        source: message.into(),
-    };
+    let decode_err =
+        |column: &str, message: String| sqlx::Error::ColumnDecode { index: column.to_owned(), source: message.into() };
     let verdict: String = row.try_get("decision")?;
     let entity: String = row.try_get("entity")?;
     Ok(Decision {
@@ -196,6 +194,9 @@ impl Store {
 
     /// The decisions in force on these suppliers' matches.
     pub async fn decisions_in_force(&self, supplier_ids: &[String]) -> sqlx::Result<Decisions> {
+        // PostgreSQL text holds no NUL, so no decision is kept under such an id (and binding
+        // one would be an error).
+        let supplier_ids: Vec<&String> = supplier_ids.iter().filter(|id| !id.contains('\0')).collect();
         let mut found = Vec::new();
         for chunk in supplier_ids.chunks(500) {
             let sql = format!(

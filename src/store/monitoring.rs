@@ -163,7 +163,8 @@ fn alert_from_row(row: &AnyRow) -> sqlx::Result<Alert> {
         job_id: row.try_get("job_id")?,
         index_version: row.try_get("index_version")?,
         created_at: row.try_get("created_at")?,
-        details: serde_json::from_str::<AlertDetails>(&details).map_err(|err| decode_err("details", err.to_string()))?,
+        details: serde_json::from_str::<AlertDetails>(&details)
+            .map_err(|err| decode_err("details", err.to_string()))?,
         closed: match closed_at {
             Some(closed_at) => Some(Closure {
                 closed_at,
@@ -323,8 +324,10 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        let (dataset_id,): (Option<i64>,) =
-            sqlx::query_as("SELECT dataset_id FROM monitor_jobs WHERE id = $1").bind(job_id).fetch_one(&mut *tx).await?;
+        let (dataset_id,): (Option<i64>,) = sqlx::query_as("SELECT dataset_id FROM monitor_jobs WHERE id = $1")
+            .bind(job_id)
+            .fetch_one(&mut *tx)
+            .await?;
         insert_alerts(&mut tx, job_id, dataset_id, outcome.index_version, &outcome.alerts).await?;
         let deliveries = format!(
             "INSERT INTO webhook_deliveries (webhook_id, alert_id, status, attempts, next_attempt_at, created_at) \

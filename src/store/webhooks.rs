@@ -152,7 +152,8 @@ impl Store {
     /// its signing secret, which is shown only now.
     pub async fn add_webhook(&self, url: &str, kinds: &[AlertKind]) -> sqlx::Result<(Webhook, String)> {
         let mut random = [0u8; 32];
-        getrandom::fill(&mut random).map_err(|err| sqlx::Error::Protocol(format!("no randomness for a secret: {err}")))?;
+        getrandom::fill(&mut random)
+            .map_err(|err| sqlx::Error::Protocol(format!("no randomness for a secret: {err}")))?;
         let secret = format!("whsec_{}", hex::encode(random));
         let mut kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
         kinds.sort_unstable();
@@ -166,7 +167,8 @@ impl Store {
         .bind(now())
         .fetch_one(&self.pool)
         .await?;
-        let webhook = self.list_webhooks(true).await?.into_iter().find(|hook| hook.id == id).expect("the webhook just added");
+        let webhook =
+            self.list_webhooks(true).await?.into_iter().find(|hook| hook.id == id).expect("the webhook just added");
         Ok((webhook, secret))
     }
 
@@ -295,8 +297,12 @@ impl Store {
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE ($1 IS NULL OR webhook_id = $1) \
              AND ($2 IS NULL OR alert_id = $2) ORDER BY id DESC LIMIT $3"
         );
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(webhook_id).bind(alert_id).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(webhook_id)
+            .bind(alert_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(delivery_from_row).collect()
     }
 
