@@ -109,7 +109,7 @@ pub async fn withdraw_decision(
     let Json(request) = body?;
     check_note(&request.note).map_err(Error::BadRequest)?;
     match state.store.withdraw_decision(id, request.note.trim(), Some(caller.key_id)).await? {
-        Withdrawn::Done(decision) => Ok(Json(decision)),
+        Withdrawn::Done(decision) => Ok(Json(*decision)),
         Withdrawn::AlreadyWithdrawn => Err(Error::Conflict(format!("decision {id} is already withdrawn"))),
         Withdrawn::NotFound => Err(Error::NotFound(format!("no decision {id}"))),
     }

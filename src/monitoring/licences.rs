@@ -157,7 +157,8 @@ mod tests {
         let never_seen = None;
         let unknown = Some(None);
         let seen = |status| Some(Some(status));
-        let cases: [(Option<Option<&str>>, Option<&str>, bool); 14] = [
+        type Case<'a> = (Option<Option<&'a str>>, Option<&'a str>, bool);
+        let cases: [Case; 14] = [
             (seen("active"), Some("revoked"), true),
             (seen("active"), Some("suspended"), true),
             (seen("active"), Some("expired"), true),

@@ -398,14 +398,10 @@ mod tests {
         let fp = decision(Verdict::FalsePositive, before.clone());
         let confirmed = decision(Verdict::Confirmed, before.clone());
         let again = entity(&[]);
-        let cases: Vec<(
-            &str,
-            Option<MonitoredMatch>,
-            Option<&Decision>,
-            &EntitySnapshot,
-            Option<AlertKind>,
-            Option<i64>,
-        )> = vec![
+        // (case, what monitoring saw, the decision, the entity now, the alert, the reopened decision)
+        type Case<'a> =
+            (&'a str, Option<MonitoredMatch>, Option<&'a Decision>, &'a EntitySnapshot, Option<AlertKind>, Option<i64>);
+        let cases: Vec<Case> = vec![
             ("never seen, no decision", None, None, &after, Some(NewMatch), None),
             ("seen, unchanged", Some(prior(after.clone(), None)), None, &after, None, None),
             ("seen, changed", Some(prior(before.clone(), None)), None, &after, Some(ChangedMatch), None),

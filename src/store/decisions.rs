@@ -27,7 +27,7 @@ pub struct NewDecision<'a> {
 /// What became of a request to withdraw a decision.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Withdrawn {
-    Done(DecisionRecord),
+    Done(Box<DecisionRecord>),
     AlreadyWithdrawn,
     NotFound,
 }
@@ -189,7 +189,7 @@ impl Store {
         if inserted == 0 {
             return Ok(Withdrawn::AlreadyWithdrawn);
         }
-        Ok(Withdrawn::Done(self.get_decision(id).await?.expect("the decision just withdrawn")))
+        Ok(Withdrawn::Done(Box::new(self.get_decision(id).await?.expect("the decision just withdrawn"))))
     }
 
     /// The decisions in force on these suppliers' matches.
