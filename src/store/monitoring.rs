@@ -214,11 +214,20 @@ impl Store {
     /// Makes sure today's licence-expiry job exists (one per day, whoever asks).
     pub async fn ensure_expiry_job(&self) -> sqlx::Result<()> {
         let day = self.database_today().await?;
+        let job_key = format!("expiry:{day}");
+        // Read first: idle workers ask every few seconds, and need not write to learn it exists.
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM monitor_jobs WHERE job_key = $1")
+            .bind(&job_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        if exists.is_some() {
+            return Ok(());
+        }
         sqlx::query(
             "INSERT INTO monitor_jobs (job_key, kind, min_version, day, status, created_at) \
              VALUES ($1, $2, 0, $3, 'pending', $4) ON CONFLICT (job_key) DO NOTHING",
         )
-        .bind(format!("expiry:{day}"))
+        .bind(job_key)
         .bind(JobKind::LicenceExpiry.as_str())
         .bind(&day)
         .bind(now())
