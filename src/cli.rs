@@ -17,6 +17,8 @@ use crate::ingest::worker::Worker;
 use crate::ingest::{self, LoadReport, LoadRequest};
 use crate::matching::index::INDEXED_KINDS;
 use crate::matching::{Matcher, SearchQuery, Thresholds};
+use crate::monitoring::webhooks::{Deliverer, RetryPolicy};
+use crate::monitoring::{AlertKind, AlertStatus, JobKind, Monitor};
 use crate::records::RecordKind;
 use crate::rules::{RulesError, Ruleset};
 use crate::screening::{self, PreparedFile};
@@ -87,6 +89,7 @@ pub async fn ingest(
     }
     store.end_abandoned_loads().await.context("failed to check for interrupted loads")?;
     let mut indexed_kinds = false;
+    let mut monitored_kinds = false;
     for kind in kinds {
         let request =
             LoadRequest { kind, source: source.to_owned(), file_name: file_name.clone(), bytes: bytes.clone() };
@@ -94,30 +97,63 @@ pub async fn ingest(
         let report = ingest::load_file_as(store, request, &options).await?;
         print_load_summary(&report);
         indexed_kinds |= INDEXED_KINDS.contains(&kind);
+        monitored_kinds |= JobKind::after_load(kind).is_some();
     }
-    if indexed_kinds {
+    if indexed_kinds || monitored_kinds {
         // The loads are committed whatever happens here: the index follows the store, and
         // whichever process writes it (this one, or a running `cadena serve`) catches up.
         let caught_up = async {
             let indexer = Indexer::open(store, index_dir)?;
             let done = indexer.catch_up().await?;
-            anyhow::Ok((done, indexer.index().len()))
+            anyhow::Ok((done, indexer))
         };
-        match caught_up.await {
-            Ok((done, n_entities)) if done.writer => println!(
-                "index: {} changed records indexed; it reflects store version {} ({n_entities} entities in all)",
-                done.n_indexed, done.to
-            ),
-            Ok(_) => println!(
-                "index: another cadena process on this data directory writes the index; it catches up by itself"
-            ),
-            Err(err) => eprintln!(
-                "cadena: warning: the load is saved but the search index was not updated ({err:#}); \
-                 it catches up the next time cadena opens it, or run `cadena reindex`"
-            ),
+        let indexer = match caught_up.await {
+            Ok((done, indexer)) => {
+                if done.writer && indexed_kinds {
+                    println!(
+                        "index: {} changed records indexed; it reflects store version {} ({} entities in all)",
+                        done.n_indexed,
+                        done.to,
+                        indexer.index().len()
+                    );
+                } else if !done.writer {
+                    println!(
+                        "index: another cadena process on this data directory writes the index; it catches up by itself"
+                    );
+                }
+                Some(indexer)
+            }
+            Err(err) => {
+                eprintln!(
+                    "cadena: warning: the load is saved but the search index was not updated ({err:#}); \
+                     it catches up the next time cadena opens it, or run `cadena reindex`"
+                );
+                None
+            }
+        };
+        if let Some(indexer) = indexer.filter(|_| monitored_kinds) {
+            monitor_now(store, &indexer).await;
         }
     }
     Ok(())
+}
+
+/// Runs the monitoring jobs the loads left (any worker could; doing it here shows the
+/// alerts at once). A job this index cannot run yet is left to the worker of a server.
+async fn monitor_now(store: &Store, indexer: &Indexer) {
+    let matcher = Arc::new(Matcher::new(indexer.index().clone(), Thresholds::default()));
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    match Monitor::new(store.clone(), matcher, threads).run_until_idle().await {
+        Ok(round) if round.n_jobs > 0 => println!(
+            "monitoring: {} job(s) run, {} alert(s) raised; `cadena alerts` lists the open ones",
+            round.n_jobs, round.n_alerts
+        ),
+        Ok(_) => {}
+        Err(err) => eprintln!(
+            "cadena: warning: the load is saved but its monitoring did not finish here ({err:#}); \
+             a running `cadena serve` takes it over"
+        ),
+    }
 }
 
 /// Whether a file is the ILAB list of goods, by its name and first bytes.
@@ -306,6 +342,13 @@ pub async fn screen(
         "watchlist matches: {} strong, {} possible, {} none; {} unreadable rows",
         summary.strong, summary.possible, summary.none, summary.errors
     );
+    if summary.dismissed > 0 || summary.reopened > 0 {
+        println!(
+            "reviewers' decisions: {} rows with a match dismissed as a false positive, {} with one reopened \
+             (columns dismissed_matches and reopened_matches)",
+            summary.dismissed, summary.reopened
+        );
+    }
     let bands: Vec<String> = summary.bands.iter().map(|(band, count)| format!("{count} {band}")).collect();
     println!("risk bands: {}", bands.join(", "));
     println!("report written to {}", output.display());
@@ -469,7 +512,11 @@ pub async fn serve(store: Store, data_dir: &Path, index_dir: &Path, options: Ser
     let indexer_task = tokio::spawn(indexer.run(shutdown_rx.clone()));
     let worker = tokio::spawn(Worker::new(store.clone()).run(shutdown_rx.clone()));
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let audit_worker = tokio::spawn(AuditWorker::new(store.clone(), screening.clone(), threads).run(shutdown_rx));
+    let audit_worker =
+        tokio::spawn(AuditWorker::new(store.clone(), screening.clone(), threads).run(shutdown_rx.clone()));
+    let monitor = Monitor::new(store.clone(), screening.matcher().clone(), threads);
+    let monitor = tokio::spawn(monitor.run(screening.subscribe_index_status(), shutdown_rx.clone()));
+    let deliverer = tokio::spawn(Deliverer::new(store.clone(), RetryPolicy::default())?.run(shutdown_rx));
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("failed to listen on {bind}"))?;
     let address = listener.local_addr()?;
     println!("cadena is listening on http://{address}/ (Ctrl-C stops it)");
@@ -488,6 +535,8 @@ pub async fn serve(store: Store, data_dir: &Path, index_dir: &Path, options: Ser
     let _ = shutdown_tx.send(true);
     worker.await.context("the ingestion worker panicked")?;
     audit_worker.await.context("the batch audit worker panicked")?;
+    monitor.await.context("the monitoring worker panicked")?;
+    deliverer.await.context("the webhook deliverer panicked")?;
     indexer_task.await.context("the indexer panicked")?;
     store.close().await;
     Ok(())
@@ -613,5 +662,165 @@ pub async fn keys_revoke(store: &Store, id: i64) -> anyhow::Result<()> {
         anyhow::bail!("there is no live API key {id} (`cadena keys list` shows them)");
     }
     println!("revoked API key {id}");
+    Ok(())
+}
+
+/// `cadena alerts`: monitoring's alerts, newest first.
+pub async fn alerts(
+    store: &Store,
+    status: Option<AlertStatus>,
+    kind: Option<AlertKind>,
+    limit: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let filter = crate::store::monitoring::AlertFilter { status, kind, limit, ..Default::default() };
+    let alerts = store.list_alerts(&filter).await.context("failed to list alerts")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "alerts": alerts }))?);
+        return Ok(());
+    }
+    let n_unfinished = store.count_unfinished_monitor_jobs().await?;
+    if alerts.is_empty() {
+        println!("no {}alerts", status.map(|status| format!("{} ", status.as_str())).unwrap_or_default());
+    } else {
+        println!(
+            "{:>5}  {:<13}  {:<6}  {:<24}  {:<40}  {:<28}  what",
+            "id", "kind", "status", "created", "concerns", "listed / agency"
+        );
+        for alert in &alerts {
+            let what = match (&alert.details.licence, &alert.details.found) {
+                (Some(licence), _) => format!(
+                    "licence {} {}{}",
+                    licence.licence_number.as_deref().unwrap_or("-"),
+                    licence.licence_status,
+                    licence.previous_status.as_deref().map(|before| format!(" (was {before})")).unwrap_or_default()
+                ),
+                (None, Some(found)) => {
+                    let changed: Vec<&str> = alert.details.changed_fields.iter().map(|field| field.as_str()).collect();
+                    let changed =
+                        if changed.is_empty() { String::new() } else { format!("; changed: {}", changed.join(", ")) };
+                    format!(
+                        "{} {:.3} \"{}\"{changed}",
+                        found.strength.as_str(),
+                        found.score,
+                        found.explanation.matched_name
+                    )
+                }
+                (None, None) => String::new(),
+            };
+            println!(
+                "{:>5}  {:<13}  {:<6}  {:<24}  {:<40}  {:<28}  {what}",
+                alert.id,
+                alert.kind.as_str(),
+                alert.status.as_str(),
+                alert.created_at,
+                format!("{} {} {}", alert.subject_kind.as_str(), alert.subject_id, alert.subject_name),
+                format!("{}/{}", alert.source, alert.entity_id),
+            );
+        }
+    }
+    if n_unfinished > 0 {
+        println!("{n_unfinished} monitoring job(s) still to run; a running `cadena serve` runs them");
+    }
+    Ok(())
+}
+
+/// `cadena webhooks add URL [--kind K]…`: prints the webhook and its secret, alone on the last line.
+pub async fn webhooks_add(store: &Store, url: &str, kinds: &[AlertKind]) -> anyhow::Result<()> {
+    let parsed = reqwest::Url::parse(url).map_err(|err| anyhow::anyhow!("{url:?} is not a URL: {err}"))?;
+    anyhow::ensure!(
+        matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some(),
+        "{url:?}: a webhook URL must be http:// or https:// with a host"
+    );
+    let (webhook, secret) = store.add_webhook(parsed.as_str(), kinds).await?;
+    let kinds: Vec<&str> = webhook.kinds.iter().map(|kind| kind.as_str()).collect();
+    println!(
+        "added webhook {} for {} alerts to {}; each body is signed with this secret (HMAC-SHA256 in the \
+         X-Cadena-Signature header), shown once, here:",
+        webhook.id,
+        if kinds.is_empty() { "all".to_owned() } else { kinds.join(", ") },
+        webhook.url
+    );
+    println!("{secret}");
+    Ok(())
+}
+
+/// `cadena webhooks list`.
+pub async fn webhooks_list(store: &Store) -> anyhow::Result<()> {
+    let webhooks = store.list_webhooks(false).await?;
+    if webhooks.is_empty() {
+        println!("no webhooks; `cadena webhooks add URL` adds one");
+        return Ok(());
+    }
+    println!("{:>4}  {:<26}  {:<40}  url", "id", "created", "kinds");
+    for webhook in webhooks {
+        let kinds: Vec<&str> = webhook.kinds.iter().map(|kind| kind.as_str()).collect();
+        let kinds = if kinds.is_empty() { "all".to_owned() } else { kinds.join(", ") };
+        println!("{:>4}  {:<26}  {:<40}  {}", webhook.id, webhook.created_at, kinds, webhook.url);
+    }
+    Ok(())
+}
+
+/// `cadena webhooks remove ID`.
+pub async fn webhooks_remove(store: &Store, id: i64) -> anyhow::Result<()> {
+    anyhow::ensure!(store.remove_webhook(id).await?, "there is no webhook {id} (`cadena webhooks list` shows them)");
+    println!("removed webhook {id}; it gets no more deliveries, and its log stays");
+    Ok(())
+}
+
+/// `cadena webhooks deliveries`: the delivery log.
+pub async fn webhooks_deliveries(store: &Store, webhook: Option<i64>, limit: i64, json: bool) -> anyhow::Result<()> {
+    let deliveries = store.list_deliveries(webhook, None, limit).await?;
+    let mut logged = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let attempts = store.delivery_attempts(delivery.id).await?;
+        logged.push((delivery, attempts));
+    }
+    if json {
+        let value: Vec<serde_json::Value> = logged
+            .iter()
+            .map(|(delivery, attempts)| serde_json::json!({ "delivery": delivery, "attempts": attempts }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    if logged.is_empty() {
+        println!("no deliveries yet");
+        return Ok(());
+    }
+    for (delivery, attempts) in logged {
+        println!(
+            "delivery {}: alert {} to webhook {}, {} after {} tr{}{}",
+            delivery.id,
+            delivery.alert_id,
+            delivery.webhook_id,
+            delivery.status.as_str(),
+            delivery.attempts,
+            if delivery.attempts == 1 { "y" } else { "ies" },
+            match delivery.status {
+                crate::store::webhooks::DeliveryStatus::Pending => format!(", next at {}", delivery.next_attempt_at),
+                _ => String::new(),
+            }
+        );
+        for attempt in attempts {
+            println!(
+                "  try {} at {}: {}",
+                attempt.attempt,
+                attempt.started_at,
+                match (&attempt.http_status, &attempt.error) {
+                    (Some(status), None) => format!("HTTP {status}"),
+                    (_, Some(error)) => error.clone(),
+                    (None, None) => "no outcome".to_owned(),
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `cadena webhooks retry`: queues given-up deliveries again.
+pub async fn webhooks_retry(store: &Store, webhook: Option<i64>) -> anyhow::Result<()> {
+    let n_queued = store.retry_failed_deliveries(webhook).await?;
+    println!("{n_queued} given-up deliveries queued again; a running `cadena serve` tries them now");
     Ok(())
 }

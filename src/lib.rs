@@ -14,8 +14,10 @@
 //! - `matching`: the entity index (tantivy) and explainable name, tax-id and country matching.
 //! - `indexer`: the one writer of the index, which follows the store by version.
 //! - `screening`: matching and rules together, for one input or a whole file.
+//! - `decisions`: reviewers' decisions on matches, and how screenings honour them.
 //! - `service`: the screening service (cache, audit trail) behind the HTTP API.
 //! - `audit`: batch audits, screened in leased chunks by every worker.
+//! - `monitoring`: alerts when a load changes what is known about the supplier base, and webhooks.
 //! - `http`: the HTTP API served by `cadena serve`.
 //! - `demo`: the bundled, fictional demo dataset.
 //! - `cli`: what the command-line subcommands do.
@@ -23,12 +25,14 @@
 pub mod audit;
 pub mod cli;
 pub mod csv_reader;
+pub mod decisions;
 pub mod demo;
 pub mod http;
 pub mod import;
 pub mod indexer;
 pub mod ingest;
 pub mod matching;
+pub mod monitoring;
 pub mod records;
 pub mod rules;
 pub mod screening;

@@ -11,6 +11,7 @@ use cadena::cli;
 use cadena::import::Format;
 use cadena::ingest::DEFAULT_SOURCE;
 use cadena::matching::SearchQuery;
+use cadena::monitoring::{AlertKind, AlertStatus};
 use cadena::records::RecordKind;
 use cadena::store::keys::Role;
 use cadena::store::{Store, StoreConfig};
@@ -136,6 +137,29 @@ enum Command {
     },
     /// Create or update the database schema, then exit (every command also does this).
     Migrate,
+    /// List monitoring's alerts (open ones unless told otherwise), newest first.
+    Alerts {
+        /// Only alerts with this status.
+        #[arg(long, default_value = "open", conflicts_with = "all")]
+        status: AlertStatus,
+        /// Open and closed alerts.
+        #[arg(long)]
+        all: bool,
+        /// Only alerts of this kind.
+        #[arg(long)]
+        kind: Option<AlertKind>,
+        /// How many alerts to list.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print JSON (with each alert's match explanation).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add, list or remove the webhooks that alerts are delivered to, and see the delivery log.
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
     /// Check the risk rules, or run their test cases.
     Rules {
         #[command(subcommand)]
@@ -152,6 +176,43 @@ enum RulesAction {
     Check,
     /// Run every rule's test cases; fail on any failing case or any rule no case fires.
     Test,
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhooksAction {
+    /// Deliver alerts to URL (http:// or https://) as signed JSON; prints the signing
+    /// secret once, alone on the last line.
+    Add {
+        url: String,
+        /// Only alerts of this kind (repeatable; every kind when not given).
+        #[arg(long = "kind")]
+        kinds: Vec<AlertKind>,
+    },
+    /// List the webhooks (never their secrets).
+    List,
+    /// Stop delivering to a webhook; its log stays.
+    Remove {
+        /// The webhook's id, as `cadena webhooks list` shows it.
+        id: i64,
+    },
+    /// The delivery log: each delivery with every try and what came of it.
+    Deliveries {
+        /// Only the deliveries to this webhook.
+        #[arg(long)]
+        webhook: Option<i64>,
+        /// How many deliveries to show, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue the deliveries that were given up again, to be tried now.
+    Retry {
+        /// Only those to this webhook.
+        #[arg(long)]
+        webhook: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +307,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli::search(&store, &index_dir, &query, json).await
         }
         Command::Datasets { id, limit, json } => cli::datasets(&store, id, limit, json).await,
+        Command::Alerts { status, all, kind, limit, json } => {
+            cli::alerts(&store, (!all).then_some(status), kind, limit, json).await
+        }
+        Command::Webhooks { action } => match action {
+            WebhooksAction::Add { url, kinds } => cli::webhooks_add(&store, &url, &kinds).await,
+            WebhooksAction::List => cli::webhooks_list(&store).await,
+            WebhooksAction::Remove { id } => cli::webhooks_remove(&store, id).await,
+            WebhooksAction::Deliveries { webhook, limit, json } => {
+                cli::webhooks_deliveries(&store, webhook, limit, json).await
+            }
+            WebhooksAction::Retry { webhook } => cli::webhooks_retry(&store, webhook).await,
+        },
         Command::Migrate => {
             println!("the database schema is up to date");
             Ok(())

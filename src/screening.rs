@@ -13,6 +13,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::csv_reader::CsvFile;
+use crate::decisions::{Decisions, DismissedMatch, Review, ReviewedMatch};
 use crate::import::Format;
 use crate::matching::index::IndexView;
 use crate::matching::{Match, Matcher, ScreeningQuery, Signal, Strength, TaxIdEvidence};
@@ -42,6 +43,8 @@ pub const REPORT_COLUMNS: &[&str] = &[
     "error",
     "dataset_version",
     "ruleset_digest",
+    "dismissed_matches",
+    "reopened_matches",
 ];
 
 /// One row of the report.
@@ -78,6 +81,14 @@ pub struct ReportRow {
     pub dataset_version: i64,
     #[serde(default)]
     pub ruleset_digest: String,
+    /// The matches a reviewer's false-positive decision dismissed, `|`-separated, each as
+    /// `source/entity_id (decision N)`; the rules did not count them.
+    #[serde(default)]
+    pub dismissed_matches: String,
+    /// The matches whose false-positive decision no longer holds because the listed entity
+    /// changed, `|`-separated, as `source/entity_id (decision N: changed fields)`.
+    #[serde(default)]
+    pub reopened_matches: String,
 }
 
 /// What a file screening did.
@@ -88,6 +99,10 @@ pub struct ScreeningSummary {
     pub possible: usize,
     pub none: usize,
     pub errors: usize,
+    /// Rows with a match dismissed by a reviewer's decision.
+    pub dismissed: usize,
+    /// Rows with a false-positive decision reopened by a change of the listed entity.
+    pub reopened: usize,
     /// Rows per risk band, in band order (low, medium, high, critical).
     pub bands: Vec<(String, usize)>,
 }
@@ -98,6 +113,8 @@ pub struct Context {
     pub suppliers: HashMap<String, Supplier>,
     pub agencies: HashMap<String, Agency>,
     pub licences: HashMap<String, LicenceEntry>,
+    /// Reviewers' decisions on matches, which the screening honours.
+    pub decisions: Decisions,
 }
 
 impl Context {
@@ -153,7 +170,10 @@ pub enum Input {
 /// The matches and the risk assessment of one input.
 #[derive(Debug, Clone, Serialize)]
 pub struct Screening {
-    pub matches: Vec<Match>,
+    /// The matches that count (the rules saw these), best first.
+    pub matches: Vec<ReviewedMatch>,
+    /// The matches a false-positive decision dismissed.
+    pub dismissed: Vec<DismissedMatch>,
     pub assessment: Assessment,
 }
 
@@ -169,9 +189,15 @@ pub struct Screener<'a> {
 impl Screener<'_> {
     /// Screens a supplier, or a procurement line with its supplier, agencies and matches.
     pub fn screen(&self, input: &Input) -> anyhow::Result<Screening> {
-        let matches = self.matches(input)?;
-        let assessment = self.assess(input, &matches);
-        Ok(Screening { matches, assessment })
+        let review = self.review(input)?;
+        let assessment = self.assess(input, &review.counted());
+        Ok(Screening { matches: review.matches, dismissed: review.dismissed, assessment })
+    }
+
+    /// The matches of an input's supplier sorted by the decisions in force on them:
+    /// those that count, and those a false-positive decision dismisses.
+    pub fn review(&self, input: &Input) -> anyhow::Result<Review> {
+        Ok(self.context.decisions.review(supplier_id(input), self.matches(input)?))
     }
 
     /// The line and supplier of an input (a line's supplier from the context).
@@ -257,6 +283,33 @@ impl Screener<'_> {
             row.match_explanation = explain(best);
             row.other_matches = screening.matches.len() - 1;
         }
+        let dismissed: Vec<String> = screening
+            .dismissed
+            .iter()
+            .map(|found| {
+                format!(
+                    "{}/{} (decision {})",
+                    found.found.entity.source, found.found.entity.entity_id, found.decision.id
+                )
+            })
+            .collect();
+        row.dismissed_matches = dismissed.join("|");
+        let reopened: Vec<String> = screening
+            .matches
+            .iter()
+            .filter_map(|found| {
+                let reopened = found.reopened.as_ref()?;
+                let fields: Vec<&str> = reopened.changed_fields.iter().map(|field| field.as_str()).collect();
+                Some(format!(
+                    "{}/{} (decision {}: {})",
+                    found.entity.source,
+                    found.entity.entity_id,
+                    reopened.decision.id,
+                    fields.join(", ")
+                ))
+            })
+            .collect();
+        row.reopened_matches = reopened.join("|");
         let assessment = &screening.assessment;
         row.risk_score = format!("{:.1}", assessment.score);
         row.risk_band = assessment.band.as_str().to_owned();
@@ -267,6 +320,14 @@ impl Screener<'_> {
                 self.ruleset.goods_of_item(line.item_code.as_deref(), line.item_description.as_deref()).join("|");
         }
         Ok(row)
+    }
+}
+
+/// The supplier id an input's decisions are kept under.
+pub fn supplier_id(input: &Input) -> Option<&str> {
+    match input {
+        Input::Supplier(supplier) => Some(supplier.supplier_id.as_str()),
+        Input::Line(line) => line.supplier_id.as_deref(),
     }
 }
 
@@ -436,6 +497,7 @@ impl PreparedFile {
     pub async fn read(store: &Store, file_name: &str, bytes: Vec<u8>) -> anyhow::Result<PreparedFile> {
         let parsed = parse_file(file_name, bytes)?;
         let mut context = Context::load(store, &parsed.supplier_ids(), &parsed.agency_ids()).await?;
+        context.decisions = store.all_decisions_in_force().await?;
         for supplier in &parsed.suppliers {
             // A supplier the store holds may know more (its labour profile); it wins.
             context.suppliers.entry(supplier.supplier_id.clone()).or_insert_with(|| supplier.clone());
@@ -525,6 +587,8 @@ pub fn summarize(rows: &[ReportRow]) -> ScreeningSummary {
             summary.errors += 1;
             continue;
         }
+        summary.dismissed += usize::from(!row.dismissed_matches.is_empty());
+        summary.reopened += usize::from(!row.reopened_matches.is_empty());
         match row.match_strength.as_str() {
             "strong" => summary.strong += 1,
             "possible" => summary.possible += 1,
@@ -566,6 +630,8 @@ pub fn write_report_csv(rows: &[ReportRow], out: impl Write) -> anyhow::Result<(
             row.error.clone(),
             row.dataset_version.to_string(),
             row.ruleset_digest.clone(),
+            row.dismissed_matches.clone(),
+            row.reopened_matches.clone(),
         ];
         writer.write_record(cells.iter().map(|cell| neutralise_formula(cell).into_owned()))?;
     }

@@ -2,10 +2,11 @@
 //! caches results, and keeps every screening in the audit trail.
 //!
 //! A result depends only on the request, the version of the index it was matched
-//! against (the store version that index reflects) and the ruleset digest, so those three
-//! make the cache key: an index that caught up with a new load or a rule change can never
-//! serve a stale result, and a stored screening re-run against the same version and
-//! digest gives the same result. A screening takes one view of the index and does all its
+//! against (the store version that index reflects), the ruleset digest and the reviewers'
+//! decisions in force on the supplier's matches, so those four make the cache key: an
+//! index that caught up with a new load, a rule change or a new (or withdrawn) decision
+//! can never serve a stale result, and a stored screening re-run against the same version
+//! and digest, with the decisions it applied, gives the same result. A screening takes one view of the index and does all its
 //! searches in it, so the version it names is the one it really used.
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+use crate::decisions::{Decisions, DismissedMatch, ReviewedMatch};
 use crate::indexer::IndexStatus;
 use crate::matching::index::IndexView;
 use crate::matching::{Match, Matcher, ScreeningQuery};
@@ -84,8 +86,13 @@ pub struct LineAssessment {
 /// What a screening found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScreeningResult {
-    /// The supplier's watchlist matches, best first, each with its explanation.
-    pub matches: Vec<Match>,
+    /// The supplier's watchlist matches that count, best first, each with its
+    /// explanation (and, when reviewed, the decision or the reopened one).
+    pub matches: Vec<ReviewedMatch>,
+    /// The supplier's matches that a reviewer's false-positive decision dismissed (the
+    /// rules did not count them), each with its decision.
+    #[serde(default)]
+    pub dismissed: Vec<DismissedMatch>,
     pub assessments: Vec<LineAssessment>,
 }
 
@@ -182,7 +189,9 @@ impl ScreeningService {
         let index_lag = (self.index_status().store_version - dataset_version).max(0);
         let digest = self.ruleset.digest().to_owned();
         let input = serde_json::to_value(request)?;
-        let cache_key = cache_key(&input, dataset_version, &digest);
+        let decisions = self.store.decisions_in_force(&supplier_ids(request)).await?;
+        let decision_ids = decisions.ids();
+        let cache_key = cache_key(&input, dataset_version, &digest, &decision_ids);
         let result = match self.cache.get(&cache_key) {
             Some(result) => {
                 self.cache_hits.fetch_add(1, Ordering::Relaxed);
@@ -190,7 +199,7 @@ impl ScreeningService {
             }
             None => {
                 self.cache_misses.fetch_add(1, Ordering::Relaxed);
-                let result = Arc::new(serde_json::to_value(self.compute(&view, request).await?)?);
+                let result = Arc::new(serde_json::to_value(self.compute(&view, request, decisions).await?)?);
                 self.cache.insert(cache_key, result.clone());
                 result
             }
@@ -203,16 +212,19 @@ impl ScreeningService {
             dataset_version,
             index_lag,
             ruleset_digest: &digest,
+            decision_ids: &decision_ids,
         };
         Ok(self.store.insert_screening(&new).await?)
     }
 
-    /// Re-runs a stored screening now, without the cache, and compares.
+    /// Re-runs a stored screening now, without the cache, with the decisions it applied
+    /// (withdrawn or superseded since or not), and compares.
     pub async fn reproduce(&self, stored: &StoredScreening) -> anyhow::Result<Reproduction> {
         let request: ScreeningRequest = serde_json::from_value(stored.input.clone())?;
         let view = self.matcher.index().view();
         let dataset_version = view.version();
-        let result = self.compute(&view, &request).await?;
+        let decisions = self.store.decisions_by_ids(&stored.decision_ids).await?;
+        let result = self.compute(&view, &request, decisions).await?;
         let identical = serde_json::to_value(&result)? == stored.result;
         Ok(Reproduction {
             screening_id: stored.id,
@@ -225,7 +237,12 @@ impl ScreeningService {
         })
     }
 
-    async fn compute(&self, view: &IndexView, request: &ScreeningRequest) -> anyhow::Result<ScreeningResult> {
+    async fn compute(
+        &self,
+        view: &IndexView,
+        request: &ScreeningRequest,
+        decisions: Decisions,
+    ) -> anyhow::Result<ScreeningResult> {
         let supplier_ids: Vec<String> = request.lines.iter().filter_map(|line| line.supplier_id.clone()).collect();
         let agency_ids: Vec<String> = request
             .lines
@@ -234,6 +251,7 @@ impl ScreeningService {
             .chain(request.supplier.iter().flat_map(|supplier| supplier.agency_ids.iter().cloned()))
             .collect();
         let mut context = Context::load(&self.store, &supplier_ids, &agency_ids).await?;
+        context.decisions = decisions;
         add_request_records(&mut context, request);
         let screener = Screener { matcher: &self.matcher, view, ruleset: &self.ruleset, context: &context };
         screen_request(&screener, request)
@@ -248,14 +266,21 @@ pub fn screen_request(screener: &Screener, request: &ScreeningRequest) -> anyhow
         (None, Some(line)) => Input::Line(line.clone()),
         (None, None) => anyhow::bail!("a screening needs a supplier or procurement lines"),
     };
-    let matches = screener.matches(&supplier_input)?;
+    let review = screener.review(&supplier_input)?;
+    let counted = review.counted();
     if request.lines.is_empty() {
-        let assessment = screener.assess(&supplier_input, &matches);
-        return Ok(ScreeningResult { matches, assessments: vec![LineAssessment { line: None, assessment }] });
+        let assessment = screener.assess(&supplier_input, &counted);
+        let assessments = vec![LineAssessment { line: None, assessment }];
+        return Ok(ScreeningResult { matches: review.matches, dismissed: review.dismissed, assessments });
     }
-    // Lines of one supplier share its matches: each supplier is matched once.
-    let mut matches_of: HashMap<Option<ScreeningQuery>, Vec<Match>> = HashMap::new();
-    matches_of.insert(screener.matching_query(&supplier_input), matches.clone());
+    // Lines of one supplier share its matches: each supplier is matched (and its
+    // matches reviewed) once.
+    type Key = (Option<ScreeningQuery>, Option<String>);
+    let key_of = |input: &Input| -> Key {
+        (screener.matching_query(input), crate::screening::supplier_id(input).map(str::to_owned))
+    };
+    let mut matches_of: HashMap<Key, Vec<Match>> = HashMap::new();
+    matches_of.insert(key_of(&supplier_input), counted);
     let mut assessments = Vec::with_capacity(request.lines.len());
     for line in &request.lines {
         let mut line = line.clone();
@@ -264,18 +289,32 @@ pub fn screen_request(screener: &Screener, request: &ScreeningRequest) -> anyhow
         }
         let label = format!("{}/{}", line.procurement_id, line.line_id);
         let input = Input::Line(line);
-        let query = screener.matching_query(&input);
-        let line_matches = match matches_of.get(&query) {
+        let key = key_of(&input);
+        let line_matches = match matches_of.get(&key) {
             Some(found) => found.clone(),
             None => {
-                let found = screener.matches(&input)?;
-                matches_of.insert(query, found.clone());
+                let found = screener.review(&input)?.counted();
+                matches_of.insert(key, found.clone());
                 found
             }
         };
         assessments.push(LineAssessment { line: Some(label), assessment: screener.assess(&input, &line_matches) });
     }
-    Ok(ScreeningResult { matches, assessments })
+    Ok(ScreeningResult { matches: review.matches, dismissed: review.dismissed, assessments })
+}
+
+/// The supplier ids whose decisions a request's screening honours: its supplier's and
+/// its lines' suppliers'.
+fn supplier_ids(request: &ScreeningRequest) -> Vec<String> {
+    let mut ids: Vec<String> = request
+        .supplier
+        .iter()
+        .map(|supplier| supplier.supplier_id.clone())
+        .chain(request.lines.iter().filter_map(|line| line.supplier_id.clone()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// Puts the records a request carries into the context, over those from the store.
@@ -313,10 +352,13 @@ fn json_bytes(value: &serde_json::Value) -> usize {
     }
 }
 
-fn cache_key(input: &serde_json::Value, dataset_version: i64, digest: &str) -> String {
+fn cache_key(input: &serde_json::Value, dataset_version: i64, digest: &str, decision_ids: &[i64]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(input.to_string().as_bytes());
     hasher.update(dataset_version.to_le_bytes());
     hasher.update(digest.as_bytes());
+    for id in decision_ids {
+        hasher.update(id.to_le_bytes());
+    }
     hex::encode(hasher.finalize())
 }

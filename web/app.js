@@ -5,10 +5,11 @@
 // The API key lives in sessionStorage: it is gone when the tab closes.
 
 import { LANGUAGES, language, setLanguage, t } from "./i18n.js";
+import { decisionForm, initMonitoring, loadAlerts, refreshAlertCount, renderDismissed, reviewNotes, stopAlertCount } from "./monitoring.js";
 
 const KEY_STORAGE = "cadena.key";
 const LANGUAGE_STORAGE = "cadena.language";
-const VIEWS = ["signin", "screen", "agencies", "audit", "datasets"];
+const VIEWS = ["signin", "screen", "agencies", "audit", "datasets", "alerts"];
 const BANDS = ["critical", "high", "medium", "low"];
 const COUNTRIES = ["AR", "BO", "BR", "CL", "CO", "CR", "DO", "EC", "GT", "HN", "HT", "MX", "NI", "PA", "PE", "PY", "SV", "US", "UY", "VE", "CN", "IN"];
 
@@ -93,6 +94,8 @@ function route() {
   }
   document.title = `${t(view === "signin" ? "signin_title" : `nav_${view}`)} · cadena`;
   if (view === "datasets") loadDatasets();
+  if (view === "alerts") loadAlerts();
+  else if (signedIn) refreshAlertCount();
   if (view === "signin") $("signin-key").focus();
 }
 
@@ -127,6 +130,7 @@ function signOut() {
   $("result").replaceChildren();
   $("agency-list").replaceChildren();
   $("agency-detail").hidden = true;
+  stopAlertCount();
   location.hash = "#/signin";
   route();
 }
@@ -252,7 +256,8 @@ function renderScreening(stored) {
     ),
     el("section", { class: "action" }, el("h3", { text: t("recommended_action") }), el("p", { id: "recommended-action", text: t(`action_${band}`) })),
     ...assessments.map((line) => renderAssessment(line, assessments.length > 1)),
-    renderMatches(stored.result.matches),
+    renderMatches(stored.result.matches, stored),
+    renderDismissed(stored.result.dismissed),
     renderGaps(assessments),
     el(
       "section",
@@ -316,7 +321,7 @@ function evidenceItem(evidence) {
   return el("li", { text: parts.join(" ") });
 }
 
-function renderMatches(matches) {
+function renderMatches(matches, stored) {
   return el(
     "section",
     { class: "matches" },
@@ -350,6 +355,8 @@ function renderMatches(matches) {
               taxId.status === "different" ? el("p", { text: t("match_tax_different") }) : null,
               explanation.signals.length ? el("p", { text: `${t("signals")}: ${explanation.signals.join(", ")}` }) : null,
               entity.reason ? el("p", { text: `${t("match_reason")}: ${entity.reason}` }) : null,
+              reviewNotes(match),
+              decisionForm(stored, match),
             );
           }),
         ),
@@ -661,6 +668,7 @@ function start() {
   $("add-item").addEventListener("click", addItem);
   $("agency-q").addEventListener("input", searchAgencies);
   $("audit-form").addEventListener("submit", startAudit);
+  initMonitoring({ el, api, t, errorText, showError, language, rerenders, onDecided: () => $("screen-form").requestSubmit() });
   $("skip").addEventListener("click", (event) => {
     event.preventDefault();
     $("main").focus();

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod ingest;
 pub mod metrics;
+mod monitoring;
 pub mod openapi;
 mod screening;
 pub mod web;
@@ -81,6 +82,12 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/agencies/{id}/suppliers", EVERYONE),
     ("GET", "/v1/ruleset", EVERYONE),
     ("GET", "/v1/matching", EVERYONE),
+    ("POST", "/v1/decisions", SCREENERS),
+    ("GET", "/v1/decisions", SCREENERS),
+    ("POST", "/v1/decisions/{id}/withdraw", SCREENERS),
+    ("GET", "/v1/alerts", EVERYONE),
+    ("GET", "/v1/alerts/{id}", EVERYONE),
+    ("POST", "/v1/alerts/{id}", EVERYONE),
 ];
 
 /// Roles that read loads and run batch audits: auditors and administrators.
@@ -114,6 +121,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agencies/{id}/suppliers", get(screening::agency_suppliers))
         .route("/v1/ruleset", get(screening::ruleset))
         .route("/v1/matching", get(screening::matching))
+        .route("/v1/decisions", get(monitoring::list_decisions).post(monitoring::decide))
+        .route("/v1/decisions/{id}/withdraw", post(monitoring::withdraw_decision))
+        .route("/v1/alerts", get(monitoring::list_alerts))
+        .route("/v1/alerts/{id}", get(monitoring::get_alert).post(monitoring::close_alert))
         .merge(web::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

@@ -29,6 +29,12 @@ use utoipa::{Modify, OpenApi};
         super::screening::agency_suppliers,
         super::screening::ruleset,
         super::screening::matching,
+        super::monitoring::decide,
+        super::monitoring::list_decisions,
+        super::monitoring::withdraw_decision,
+        super::monitoring::list_alerts,
+        super::monitoring::get_alert,
+        super::monitoring::close_alert,
     ),
     modifiers(&ApiKeyScheme)
 )]

@@ -28,6 +28,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("index.html", "text/html; charset=utf-8", include_str!("../../web/index.html")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("../../web/app.js")),
     ("i18n.js", "text/javascript; charset=utf-8", include_str!("../../web/i18n.js")),
+    ("monitoring.js", "text/javascript; charset=utf-8", include_str!("../../web/monitoring.js")),
     ("style.css", "text/css; charset=utf-8", include_str!("../../web/style.css")),
     ("favicon.svg", "image/svg+xml", include_str!("../../web/favicon.svg")),
 ];

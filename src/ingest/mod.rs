@@ -193,6 +193,16 @@ async fn write_load(
     )
     .await
     .context("failed to complete the load")?;
+    // The load's monitoring job commits with it, so that no completed load goes unexamined.
+    crate::store::monitoring::enqueue_after_load(
+        &mut tx,
+        dataset_id,
+        kind,
+        version,
+        counts.n_inserted + counts.n_updated,
+    )
+    .await
+    .context("failed to queue the load's monitoring job")?;
     tx.commit().await.context("failed to commit the load")?;
     store.announce_version(version);
     Ok(rejected)

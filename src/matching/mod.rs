@@ -253,6 +253,17 @@ impl Matcher {
         Ok(matches)
     }
 
+    /// The match a screening of `query` would give `entity`, whatever its strength (the
+    /// same scoring as [`Matcher::screen_in`], for one pair found some other way, such as
+    /// monitoring's reverse search from a listed entity to the suppliers like it).
+    pub fn compare(&self, query: &ScreeningQuery, entity: IndexedEntity) -> Match {
+        let names: Vec<NormalizedName> =
+            std::iter::once(&query.name).chain(&query.aliases).map(|name| normalize(name)).collect();
+        let query_names: Vec<&str> =
+            std::iter::once(query.name.as_str()).chain(query.aliases.iter().map(String::as_str)).collect();
+        self.rescore(query, &query_names, &names, entity)
+    }
+
     /// Compares a query with one candidate: best name pair, then tax id and country.
     fn rescore(
         &self,

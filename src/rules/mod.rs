@@ -53,6 +53,15 @@ pub struct AgencyFacts {
     pub licence: Option<LicenceEntry>,
 }
 
+impl AgencyFacts {
+    /// The agency's licence status on `day` as the rules see it (see `agency.licence_status`
+    /// in `rules/README.md`): the register's word, `expired` for an active licence past its
+    /// expiry, `unlicensed`, `not_in_register`, or `None` when nothing is known.
+    pub fn licence_status_on(&self, day: chrono::NaiveDate) -> Option<&'static str> {
+        fields::effective_licence_status(self, Some(day))
+    }
+}
+
 /// A watchlist entry the supplier matched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WatchlistHit {

@@ -1,4 +1,5 @@
-//! Leases on jobs: how queued loads and audit chunks belong to one worker at a time.
+//! Leases on jobs: how queued loads, audit chunks, monitoring jobs and webhook deliveries
+//! belong to one worker at a time.
 //!
 //! A worker claims a job by writing its id (`host/pid/random`, new for every process)
 //! and a `lease_until` time into the job's row, in one statement (with `FOR UPDATE SKIP
@@ -22,6 +23,10 @@ pub enum Job {
     Load(i64),
     /// A chunk of a batch audit.
     AuditChunk { audit_id: i64, chunk: i64 },
+    /// A monitoring job (a row of `monitor_jobs`).
+    Monitor(i64),
+    /// One try at a webhook delivery (a row of `webhook_deliveries`).
+    Delivery(i64),
 }
 
 /// A worker identity no other process has had: host name, pid and 64 random bits.
@@ -88,10 +93,16 @@ impl Store {
                 "UPDATE audit_chunks SET lease_until = {until} \
                  WHERE audit_id = $2 AND chunk = $4 AND worker = $3 AND status = 'running'"
             ),
+            Job::Monitor(_) => format!(
+                "UPDATE monitor_jobs SET lease_until = {until} WHERE id = $2 AND worker = $3 AND status = 'running'"
+            ),
+            Job::Delivery(_) => format!(
+                "UPDATE webhook_deliveries SET lease_until = {until} WHERE id = $2 AND worker = $3 AND status = 'sending'"
+            ),
         };
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.lease_seconds());
         query = match job {
-            Job::Load(id) => query.bind(id).bind(self.worker_id()),
+            Job::Load(id) | Job::Monitor(id) | Job::Delivery(id) => query.bind(id).bind(self.worker_id()),
             Job::AuditChunk { audit_id, chunk } => query.bind(audit_id).bind(self.worker_id()).bind(chunk),
         };
         Ok(query.execute(&self.pool).await?.rows_affected() == 1)

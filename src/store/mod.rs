@@ -8,11 +8,14 @@
 
 pub mod audits;
 pub mod datasets;
+pub mod decisions;
 pub mod keys;
 pub mod leases;
+pub mod monitoring;
 pub mod records;
 pub mod screenings;
 pub mod versions;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -176,6 +176,15 @@ fn select_records(kind: RecordKind, conditions: &str) -> sqlx::AssertSqlSafe<Str
     sqlx::AssertSqlSafe(format!("SELECT {} FROM {} {conditions}", record_columns(kind).join(", "), kind.table()))
 }
 
+/// `SELECT` of a kind's source, key and record columns, followed by `conditions`.
+fn select_records_with_keys(kind: RecordKind, conditions: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "SELECT source, record_key, {} FROM {} {conditions}",
+        record_columns(kind).join(", "),
+        kind.table()
+    ))
+}
+
 /// Rebuilds a record with its source and key from a row that selected them too.
 fn stored_record_from_row<R: Record>(row: &AnyRow) -> Result<StoredRecord<R>, sqlx::Error> {
     Ok(StoredRecord { source: row.try_get("source")?, key: row.try_get("record_key")?, record: record_from_row(row)? })
@@ -239,6 +248,30 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// Records of one kind that the load `dataset_id` inserted or was the last to change,
+    /// in `(source, key)` order, `limit` at a time after `after`.
+    pub async fn records_changed_by<R: Record>(
+        &self,
+        dataset_id: i64,
+        after: Option<&(String, String)>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<StoredRecord<R>>> {
+        let (after_source, after_key) = after.cloned().unwrap_or_default();
+        let sql = select_records_with_keys(
+            R::KIND,
+            "WHERE dataset_id = $1 AND (source > $2 OR (source = $2 AND record_key > $3)) \
+             ORDER BY source, record_key LIMIT $4",
+        );
+        let rows = sqlx::query(sql)
+            .bind(dataset_id)
+            .bind(after_source)
+            .bind(after_key)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(stored_record_from_row).collect()
     }
 
     /// Reads one record by its source and key.

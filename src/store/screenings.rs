@@ -21,6 +21,9 @@ pub struct StoredScreening {
     /// How many store versions the store was ahead of that index (0: it had caught up).
     pub index_lag: i64,
     pub ruleset_digest: String,
+    /// The reviewers' decisions in force on the supplier's matches when it was screened
+    /// (their ids); a reproduction applies the same ones.
+    pub decision_ids: Vec<i64>,
 }
 
 /// A screening about to be stored.
@@ -33,6 +36,7 @@ pub struct NewScreening<'a> {
     pub dataset_version: i64,
     pub index_lag: i64,
     pub ruleset_digest: &'a str,
+    pub decision_ids: &'a [i64],
 }
 
 impl Store {
@@ -41,7 +45,7 @@ impl Store {
         let created_at = now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO screenings (kind, input, result, key_id, created_at, dataset_version, index_lag, \
-             ruleset_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+             ruleset_digest, decision_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(screening.kind)
         .bind(screening.input.to_string())
@@ -51,6 +55,7 @@ impl Store {
         .bind(screening.dataset_version)
         .bind(screening.index_lag)
         .bind(screening.ruleset_digest)
+        .bind(serde_json::to_string(screening.decision_ids).expect("ids serialise"))
         .fetch_one(&self.pool)
         .await?;
         Ok(StoredScreening {
@@ -63,14 +68,15 @@ impl Store {
             dataset_version: screening.dataset_version,
             index_lag: screening.index_lag,
             ruleset_digest: screening.ruleset_digest.to_owned(),
+            decision_ids: screening.decision_ids.to_vec(),
         })
     }
 
     /// Reads a stored screening.
     pub async fn get_screening(&self, id: i64) -> sqlx::Result<Option<StoredScreening>> {
         let row = sqlx::query(
-            "SELECT id, kind, input, result, key_id, created_at, dataset_version, index_lag, ruleset_digest \
-             FROM screenings WHERE id = $1",
+            "SELECT id, kind, input, result, key_id, created_at, dataset_version, index_lag, ruleset_digest, \
+             decision_ids FROM screenings WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -91,6 +97,8 @@ impl Store {
             dataset_version: row.try_get("dataset_version")?,
             index_lag: row.try_get("index_lag")?,
             ruleset_digest: row.try_get("ruleset_digest")?,
+            decision_ids: serde_json::from_value(json("decision_ids")?)
+                .map_err(|err| sqlx::Error::ColumnDecode { index: "decision_ids".to_owned(), source: Box::new(err) })?,
         }))
     }
 }

@@ -1,7 +1,7 @@
 //! The web UI end to end, in headless Chromium driven over WebDriver: a real `cadena
 //! serve --demo` on a free loopback port, Debian's `chromedriver`, and one browser session
 //! for the whole flow (sign-in, screening, escaping, language, agencies, batch audit,
-//! datasets). Each page is saved as a PNG in `$CADENA_SCREENSHOT_DIR` (default
+//! datasets, alerts, a decision on a match). Each page is saved as a PNG in `$CADENA_SCREENSHOT_DIR` (default
 //! `screenshots` in the cargo target directory). Without Chromium the test says so and passes.
 //!
 //! The WebDriver client is the few W3C commands the test needs, over plain HTTP/1.1.
@@ -453,6 +453,55 @@ async fn web_ui_flow() {
     assert!(browser.text("#loads").await.contains("demo/suppliers.csv"));
     assert!(browser.text("#rules").await.contains("OAS WP3"));
     browser.screenshot("datasets").await;
+
+    // Monitoring's alerts: the demo's listed supplier and agency, and its agencies whose
+    // licence is suspended or expired (seven while DEMO-LIC-0102 is valid), with the open
+    // count in the navigation; closing one with a note takes it off the list.
+    browser.wait_for("the open count", "Number(document.getElementById('alert-count').textContent) >= 7").await;
+    let n_open: usize = browser.text("#alert-count").await.parse().unwrap();
+    browser.click("#nav a[data-view='alerts']").await;
+    browser
+        .wait_for("the alerts", &format!("document.querySelectorAll('#alert-list .alert').length === {n_open}"))
+        .await;
+    let listed = browser.text("#alert-list").await;
+    assert!(listed.contains("Licencia perdida") && listed.contains("Reclutadora Ficticia del Sur S.R.L."), "{listed}");
+    assert!(listed.contains("Suspendida") && listed.contains("Vencida"), "{listed}");
+    assert!(listed.contains("Coincidencia nueva") && listed.contains("Minera Ficticia Oro Verde S.A.C."), "{listed}");
+    browser.resize(1280, 2600).await;
+    browser.screenshot("alerts").await;
+    browser.resize(1280, 1000).await;
+    browser.fill("#alert-list .alert textarea", "Inspección programada para esta semana").await;
+    browser.click("#alert-list .alert .close-alert button").await;
+    let fewer = n_open - 1;
+    browser
+        .wait_for("one alert fewer", &format!("document.querySelectorAll('#alert-list .alert').length === {fewer}"))
+        .await;
+    assert_eq!(browser.text("#alert-count").await, fewer.to_string());
+    browser.click("#alerts-status option[value='closed']").await;
+    browser
+        .wait_for(
+            "the closed alert",
+            "document.querySelector('#alert-list .closed-note')?.textContent.includes('Inspección programada')",
+        )
+        .await;
+
+    // A reviewer marks the demo supplier's watchlist match a false positive: the screening
+    // shows it among the matches a decision dismissed.
+    browser.click("#nav a[data-view='screen']").await;
+    browser.fill("#s-name", "Minera Ficticia Oro Verde SAC").await;
+    browser.fill("#s-tax", "20999999991").await;
+    browser.click("#screen-submit").await;
+    browser.wait_for("the match", "document.querySelector('.match-list .decide input') !== null").await;
+    browser.fill(".match-list .decide input", "Otra empresa: domicilio y socios distintos").await;
+    browser.click(".match-list .decide button").await;
+    browser
+        .wait_for(
+            "the dismissed match",
+            "document.getElementById('dismissed-list')?.textContent.includes('DEMO-W-001')",
+        )
+        .await;
+    assert!(browser.text("#dismissed-list").await.contains("Otra empresa"));
+    assert_eq!(browser.script("return document.querySelectorAll('.match-list .match').length").await, 0);
 
     // The phone layout, then signing out forgets the key.
     browser.resize(400, 850).await;

@@ -77,12 +77,17 @@ impl Api {
     }
 
     /// Does what the background tasks of `cadena serve` do, until there is nothing left:
-    /// runs queued loads, then lets the index catch up with the store.
+    /// runs queued loads, lets the index catch up with the store, then runs the
+    /// monitoring jobs the loads left.
     pub(crate) async fn run_workers(&self) {
         for report in Worker::new(self.store.clone()).run_until_idle().await.unwrap() {
             report.unwrap();
         }
         self.indexer.catch_up().await.unwrap();
+        cadena::monitoring::Monitor::new(self.store.clone(), self.screening.matcher().clone(), 2)
+            .run_until_idle()
+            .await
+            .unwrap();
     }
 
     pub(crate) fn key(&self, role: Role) -> &str {
@@ -204,6 +209,20 @@ async fn every_endpoint_admits_exactly_its_roles(store: Store) {
     let (_, audit) = api.upload("procurements.csv", DEMO_PROCUREMENTS).await;
     AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await.unwrap();
     let audit_id = audit["id"].as_i64().unwrap().to_string();
+    // Alerts to read and close (one for each role that closes one), and a screening to decide on.
+    let list = "entity_id,name,country\nX-1,Minera Ficticia Oro Verde SAC,PE\nX-2,Papelera Ejemplo del Norte S.A.,PE\n\
+                X-3,Carvoaria Imaginaria do Cerrado,BR\nX-4,Constructora Inventada Andina S.A.C.,PE\n";
+    let request = cadena::ingest::LoadRequest {
+        kind: cadena::records::RecordKind::Watchlist,
+        source: "extra".to_owned(),
+        file_name: "extra.csv".to_owned(),
+        bytes: list.as_bytes().to_vec(),
+    };
+    cadena::ingest::load_file(&store, request).await.unwrap();
+    api.run_workers().await;
+    let (_, screening) = api.call("POST", "/v1/screenings", Some(api.key(Role::Officer)), Some(demo_supplier())).await;
+    let decision = json!({ "screening_id": screening["id"], "source": "demo", "entity_id": "DEMO-W-001",
+        "decision": "confirmed", "note": "checked" });
     for (method, path, roles) in ROUTES {
         let uri = path
             .replace("{kind}/{id}", "agencies/DEMO-A-001")
@@ -216,6 +235,10 @@ async fn every_endpoint_admits_exactly_its_roles(store: Store) {
             };
         let body: Option<(&str, Vec<u8>)> = match (*method, *path) {
             ("POST", "/v1/screenings") => Some(("application/json", demo_supplier().to_string().into_bytes())),
+            ("POST", "/v1/decisions") => Some(("application/json", decision.to_string().into_bytes())),
+            ("POST", "/v1/decisions/{id}/withdraw" | "/v1/alerts/{id}") => {
+                Some(("application/json", json!({ "note": "seen" }).to_string().into_bytes()))
+            }
             ("POST", "/v1/datasets") => Some(("text/csv", b"licence_number,holder_name\nL-9,Agencia Nueva\n".to_vec())),
             ("POST", "/v1/audits") => Some(("text/csv", DEMO_PROCUREMENTS.as_bytes().to_vec())),
             _ => None,
@@ -228,12 +251,23 @@ async fn every_endpoint_admits_exactly_its_roles(store: Store) {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} with {what}: {answer}");
         }
         for role in Role::ALL {
-            let uri = if *path == "/v1/audits/{id}/cancel" {
+            let uri = match (*method, *path) {
                 // A cancelled audit cannot be cancelled again: each call gets one of its own.
-                let (_, fresh) = api.upload("procurements.csv", DEMO_PROCUREMENTS).await;
-                format!("/v1/audits/{}/cancel", fresh["id"])
-            } else {
-                uri.clone()
+                (_, "/v1/audits/{id}/cancel") => {
+                    let (_, fresh) = api.upload("procurements.csv", DEMO_PROCUREMENTS).await;
+                    format!("/v1/audits/{}/cancel", fresh["id"])
+                }
+                // Nor a withdrawn decision withdrawn, nor a closed alert closed.
+                (_, "/v1/decisions/{id}/withdraw") => {
+                    let admin = Some(api.key(Role::Admin));
+                    let (_, fresh) = api.call("POST", "/v1/decisions", admin, Some(decision.clone())).await;
+                    format!("/v1/decisions/{}/withdraw", fresh["id"])
+                }
+                ("POST", "/v1/alerts/{id}") => {
+                    let (_, open) = api.get("/v1/alerts?status=open&limit=1", Role::Admin).await;
+                    format!("/v1/alerts/{}", open["alerts"][0]["id"])
+                }
+                _ => uri.clone(),
             };
             let (status, answer) = api.call_raw(method, &uri, Some(api.key(role)), body.clone()).await;
             let answer = String::from_utf8_lossy(&answer);

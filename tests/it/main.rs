@@ -9,6 +9,7 @@ mod http;
 mod import;
 mod ingest;
 mod matching;
+mod monitoring;
 mod reliability;
 mod replicas;
 mod rules;
