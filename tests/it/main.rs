@@ -4,6 +4,7 @@
 //! names a PostgreSQL server, against PostgreSQL too; each gets a fresh database.
 
 mod browser;
+mod cli;
 mod harness;
 mod http;
 mod import;

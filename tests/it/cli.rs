@@ -1,0 +1,240 @@
+//! Every `cadena` subcommand and its main flags, through the real binary: output, files
+//! written and exit status, on SQLite and PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use cadena::ingest::worker::Worker;
+use cadena::records::RecordKind;
+use cadena::store::LoadStatus;
+
+use crate::harness::{TestDb, database_tests};
+
+database_tests!(
+    keys_are_created_listed_and_revoked,
+    ingest_takes_kinds_formats_maps_and_queues,
+    datasets_lists_loads_and_shows_rejected_rows,
+    reindex_check_index_screen_and_search_work_on_the_demo,
+);
+
+fn demo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("demo").join(name)
+}
+
+/// Runs a command and returns its output, failing the test with both streams if it failed.
+fn succeed(command: &mut Command) -> (String, String) {
+    let Output { status, stdout, stderr } = command.output().expect("run cadena");
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned());
+    assert!(status.success(), "{command:?} failed ({status}):\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// Runs a command that must fail; returns its standard error.
+fn fail(command: &mut Command) -> String {
+    let Output { status, stdout, stderr } = command.output().expect("run cadena");
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    assert_eq!(status.code(), Some(1), "{command:?} should fail:\n{}\n{stderr}", String::from_utf8_lossy(&stdout));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+async fn keys_are_created_listed_and_revoked(db: &TestDb) {
+    let work = tempfile::tempdir().unwrap();
+    let cadena = || db.cadena(work.path());
+    let (created, _) = succeed(cadena().args(["keys", "create", "--role", "inspector", "--name", "Inspección Lima"]));
+    let secret = created.lines().last().unwrap().to_owned();
+    assert!(secret.starts_with("cadena_"), "the key alone on the last line: {created}");
+    assert!(created.contains("role inspector"), "{created}");
+    let key = db.store.authenticate(&secret).await.unwrap().expect("the printed key works");
+
+    let (listed, _) = succeed(cadena().args(["keys", "list"]));
+    assert!(listed.contains("inspector") && listed.contains("Inspección Lima"), "{listed}");
+    assert!(!listed.contains(&secret[8..]), "a listing never shows a secret");
+
+    let (revoked, _) = succeed(cadena().args(["keys", "revoke", &key.id.to_string()]));
+    assert_eq!(revoked.trim(), format!("revoked API key {}", key.id));
+    assert!(db.store.authenticate(&secret).await.unwrap().is_none(), "a revoked key stops working at once");
+    let error = fail(cadena().args(["keys", "revoke", &key.id.to_string()]));
+    assert!(error.contains(&format!("there is no live API key {}", key.id)), "{error}");
+    let error = fail(cadena().args(["keys", "revoke", "999999"]));
+    assert!(error.contains("there is no live API key 999999"), "{error}");
+    let (listed, _) = succeed(cadena().args(["keys", "list"]));
+    assert!(!listed.lines().any(|line| line.contains("Inspección Lima") && line.trim_end().ends_with(" -")));
+    // A role that does not exist is refused by the argument parser (exit status 2).
+    let output = cadena().args(["keys", "create", "--role", "superuser"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+async fn ingest_takes_kinds_formats_maps_and_queues(db: &TestDb) {
+    let work = tempfile::tempdir().unwrap();
+    let cadena = || db.cadena(work.path());
+    let (migrated, _) = succeed(cadena().arg("migrate"));
+    assert_eq!(migrated.trim(), "the database schema is up to date");
+
+    // A CSV of one kind, named on the command line.
+    let (loaded, _) =
+        succeed(cadena().args(["ingest", "watchlist"]).arg(demo_file("watchlist.csv")).args(["--source", "demo"]));
+    assert!(loaded.contains("watchlist from"), "{loaded}");
+    assert!(loaded.contains("6 rows: 6 inserted, 0 updated, 0 unchanged, 0 rejected"), "{loaded}");
+    assert!(loaded.contains("index: 6 changed records indexed"), "{loaded}");
+    // The same file again changes nothing.
+    let (again, _) =
+        succeed(cadena().args(["ingest", "watchlist"]).arg(demo_file("watchlist.csv")).args(["--source", "demo"]));
+    assert!(again.contains("6 rows: 0 inserted, 0 updated, 6 unchanged, 0 rejected"), "{again}");
+
+    // A published format, detected from the file, and given with --format.
+    let ftm = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/opensanctions/entities.ftm.json");
+    let (detected, _) = succeed(cadena().arg("ingest").arg(&ftm).args(["--source", "os"]));
+    assert!(detected.contains("watchlist from") && detected.contains("3 inserted"), "{detected}");
+    let (given, _) =
+        succeed(cadena().args(["ingest", "watchlist"]).arg(&ftm).args(["--format", "ftm", "--source", "os"]));
+    assert!(given.contains("3 unchanged"), "{given}");
+    let error = fail(cadena().args(["ingest"]).arg(demo_file("suppliers.csv")));
+    assert!(error.contains("name what the file holds"), "a CSV needs its kind: {error}");
+
+    // Another system's headers, sent to fields with --map.
+    let erp = work.path().join("erp.csv");
+    std::fs::write(&erp, "Código Proveedor;Razón Social;RUC\nP-1;Ejemplo SAC;20100070970\n").unwrap();
+    let (mapped, _) = succeed(cadena().args(["ingest", "suppliers"]).arg(&erp).args([
+        "--map",
+        "Código Proveedor=supplier_id",
+        "--source",
+        "erp",
+    ]));
+    assert!(mapped.contains("1 inserted"), "{mapped}");
+    let supplier: cadena::records::Supplier = db.store.get_record("erp", "P-1").await.unwrap().unwrap();
+    assert_eq!((supplier.name.as_str(), supplier.tax_id.as_deref()), ("Ejemplo SAC", Some("20100070970")));
+    let error = fail(cadena().args(["ingest", "suppliers"]).arg(&erp).args(["--map", "Código Proveedor=colour"]));
+    assert!(error.contains("colour"), "{error}");
+
+    // --queue keeps the file in the store for a worker on any host; the file may then go.
+    let queued_file = work.path().join("agencias.csv");
+    std::fs::write(&queued_file, "agency_id,name,licence_status\nA-1,Reclutamientos Andinos S.A.C.,revocada\n")
+        .unwrap();
+    let (queued, _) = succeed(cadena().args(["ingest", "agencies"]).arg(&queued_file).arg("--queue"));
+    let id: i64 = queued.split_whitespace().nth(2).unwrap().trim_end_matches(':').parse().unwrap();
+    assert!(queued.contains(&format!("`cadena datasets {id}`")), "{queued}");
+    assert_eq!(db.store.get_load(id).await.unwrap().unwrap().status, LoadStatus::Queued);
+    std::fs::remove_file(&queued_file).unwrap();
+    let reports = Worker::new(db.store.clone()).run_until_idle().await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].as_ref().unwrap().dataset.n_inserted, 1);
+    let error = fail(cadena().args(["ingest", "agencies"]).arg(work.path().join("missing.csv")));
+    assert!(error.contains("missing.csv: cannot read the file"), "{error}");
+}
+
+async fn datasets_lists_loads_and_shows_rejected_rows(db: &TestDb) {
+    let work = tempfile::tempdir().unwrap();
+    let cadena = || db.cadena(work.path());
+    let (empty, _) = succeed(cadena().arg("datasets"));
+    assert!(empty.contains("no loads yet"), "{empty}");
+    let bad = work.path().join("proveedores.csv");
+    std::fs::write(&bad, "supplier_id,name,country\nS-1,Uno SAC,PE\nS-2,,PE\nS-3,Tres SAC,Pery\n").unwrap();
+    let (loaded, _) = succeed(cadena().args(["ingest", "suppliers"]).arg(&bad));
+    assert!(loaded.contains("3 rows: 1 inserted, 0 updated, 0 unchanged, 2 rejected"), "{loaded}");
+    assert!(loaded.contains("proveedores.csv:3: name: is empty but required"), "{loaded}");
+    assert!(loaded.contains("proveedores.csv:4: country:"), "{loaded}");
+
+    let (listed, _) = succeed(cadena().arg("datasets"));
+    assert!(listed.contains("suppliers") && listed.contains("completed"), "{listed}");
+    let id = db.store.list_loads(1).await.unwrap()[0].id;
+    let (shown, _) = succeed(cadena().args(["datasets", &id.to_string()]));
+    assert!(shown.contains("proveedores.csv:3: name") && shown.contains("proveedores.csv:4: country"), "{shown}");
+    let (json, _) = succeed(cadena().args(["datasets", &id.to_string(), "--json"]));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (json["dataset"]["n_rejected"].as_i64(), json["rejected_rows"].as_array().map(Vec::len)),
+        (Some(2), Some(2))
+    );
+    let (listed, _) = succeed(cadena().args(["datasets", "--json", "--limit", "1"]));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&listed).unwrap().as_array().unwrap().len(), 1);
+    let error = fail(cadena().args(["datasets", "424242"]));
+    assert!(error.contains("there is no load 424242"), "{error}");
+
+    // `cadena datasets ID | head -n 1` on a load with thousands of rejected rows (more
+    // than a pipe holds): when the reader goes away, the process ends as command-line
+    // tools do, killed by SIGPIPE, not with a panic.
+    let many = work.path().join("muchos.csv");
+    let rows: String = (0..5000).map(|i| format!("S-{i},,PE\n")).collect();
+    std::fs::write(&many, format!("supplier_id,name,country\n{rows}")).unwrap();
+    succeed(cadena().args(["ingest", "suppliers"]).arg(&many));
+    let id = db.store.list_loads(1).await.unwrap()[0].id;
+    let mut child =
+        cadena().args(["datasets", &id.to_string()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(first.contains("id"), "{first}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "no panic on a closed pipe: {stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(output.status.signal(), Some(13), "ended by SIGPIPE: {:?}", output.status);
+}
+
+async fn reindex_check_index_screen_and_search_work_on_the_demo(db: &TestDb) {
+    let work = tempfile::tempdir().unwrap();
+    let cadena = || db.cadena(work.path());
+    cadena::demo::load_demo(&db.store).await.unwrap();
+    let version = db.store.store_version().await.unwrap();
+
+    let (reindexed, _) = succeed(cadena().arg("reindex"));
+    assert!(reindexed.contains(&format!("the index reflects store version {version}")), "{reindexed}");
+    let mut n_entities = 0;
+    for kind in [RecordKind::Watchlist, RecordKind::Suppliers, RecordKind::Agencies] {
+        n_entities += db.store.count_records(kind).await.unwrap();
+    }
+    assert!(reindexed.starts_with(&format!("indexed {n_entities} entities")), "{reindexed}");
+    let (checked, _) = succeed(cadena().arg("check-index"));
+    assert!(checked.contains("the index agrees with the store"), "{checked}");
+    assert!(checked.contains("0 missing, 0 stale, 0 extra"), "{checked}");
+
+    let report = work.path().join("informe.csv");
+    let (screened, _) = succeed(cadena().arg("screen").arg(demo_file("procurements.csv")).arg("--out").arg(&report));
+    assert!(screened.contains(&format!("at store version {version}")), "{screened}");
+    let mut reader = csv::Reader::from_path(&report).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|each| each == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let demo_lines = std::fs::read_to_string(demo_file("procurements.csv")).unwrap().lines().count() - 1;
+    assert_eq!(rows.len(), demo_lines, "a report row per input row");
+    let gold = rows.iter().find(|row| &row[column("input_id")] == "DEMO-P-2025-001/1").unwrap();
+    assert_eq!((&gold[column("risk_band")], &gold[column("match_entity_id")]), ("critical", "DEMO-W-001"));
+    assert_eq!(gold[column("dataset_version")].parse::<i64>().unwrap(), version);
+    let error = fail(cadena().arg("screen").arg(work.path().join("nothing.csv")).arg("--out").arg(&report));
+    assert!(error.contains("nothing.csv: cannot read the file"), "{error}");
+
+    let (found, _) = succeed(cadena().args(["search", "reclutadora fictisia"]));
+    assert!(found.lines().nth(1).is_some_and(|first| first.contains("DEMO-A-003")), "{found}");
+    let (found, _) = succeed(cadena().args(["search", "oro verde", "--kind", "watchlist", "--json"]));
+    let found: serde_json::Value = serde_json::from_str(&found).unwrap();
+    assert_eq!(found[0]["entity"]["entity_id"], "DEMO-W-001");
+    let (nothing, _) = succeed(cadena().args(["search", "zzzz qqqq"]));
+    assert!(nothing.contains("nothing found"), "{nothing}");
+    let output = cadena().args(["search", "x", "--limit", "0"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "a limit of 0 is refused");
+}
+
+/// `cadena rules check|test` on the bundled rules and on a broken directory.
+#[test]
+fn rules_check_and_test_report_problems() {
+    let work = tempfile::tempdir().unwrap();
+    let cadena = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cadena"));
+        command.env("CADENA_DATA_DIR", work.path()).env_remove("CADENA_RULES_DIR").env("CADENA_LOG", "warn");
+        command
+    };
+    let (checked, _) = succeed(cadena().args(["rules", "check"]));
+    assert!(checked.contains("no problems") && checked.contains("digest"), "{checked}");
+    let (tested, _) = succeed(cadena().args(["rules", "test"]));
+    assert!(tested.contains("test cases: all passed"), "{tested}");
+
+    let broken = work.path().join("rules");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("ruleset.toml"), "version = \n").unwrap();
+    let output = cadena().args(["rules", "check", "--rules-dir"]).arg(&broken).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("ruleset.toml:1"), "a problem names its file and line: {stdout}");
+}
