@@ -287,12 +287,45 @@ mod tests {
     }
 
     #[test]
-    fn garbage_never_panics() {
-        for input in
-            [&b""[..], b"\n\n", b"{}", b"{\"properties\": 3}", b"\xff", b"null\n{\"schema\":\"Person\",\"id\":1}"]
-        {
-            let _ = parse_ftm(input);
-            let _ = parse_simple_csv(input);
+    /// Garbage gets an error or rejected lines saying what is wrong, never a panic and
+    /// never an entry: (input, FtM outcome, simple-CSV outcome). An outcome is `Err`
+    /// with the start of the message, or the rejected (line, path, start of reason).
+    fn garbage_is_refused_with_a_reason() {
+        type Outcome = Result<&'static [(i64, &'static str, &'static str)], &'static str>;
+        let no_columns = Err("the header lacks the targets.simple.csv columns id and name");
+        let cases: [(&[u8], Outcome, Outcome); 6] = [
+            (b"", Err("the file is empty"), Err("targets.simple.csv: the file is empty")),
+            (b"\n\n", Err("the file is empty"), Err("targets.simple.csv: the file is empty")),
+            (b"{}", Ok(&[]), no_columns),
+            (b"{\"properties\": 3}", Ok(&[(1, "$", "not a FollowTheMoney entity: invalid type")]), no_columns),
+            (b"\xff", Ok(&[(1, "$", "not a FollowTheMoney entity: expected value")]), no_columns),
+            (
+                b"null\n{\"schema\":\"Person\",\"id\":1}",
+                Ok(&[
+                    (1, "$", "not a FollowTheMoney entity (expected a JSON object)"),
+                    (2, "properties.name", "the entity has no name"),
+                ]),
+                no_columns,
+            ),
+        ];
+        let check = |what: &str, input: &[u8], parsed: Result<Parsed, ImportError>, expected: Outcome| {
+            let shown = String::from_utf8_lossy(input);
+            match (parsed, expected) {
+                (Err(err), Err(start)) => assert!(err.0.starts_with(start), "{what} {shown:?}: {}", err.0),
+                (Ok(parsed), Ok(rejected)) => {
+                    assert!(parsed.entries.is_empty(), "{what} {shown:?}: no entry from garbage");
+                    assert_eq!(parsed.rejected.len(), rejected.len(), "{what} {shown:?}: {:?}", parsed.rejected);
+                    for (got, (line, path, reason)) in parsed.rejected.iter().zip(rejected) {
+                        assert_eq!((got.line, got.path.as_str()), (*line, *path), "{what} {shown:?}");
+                        assert!(got.reason.starts_with(reason), "{what} {shown:?}: {}", got.reason);
+                    }
+                }
+                (got, expected) => panic!("{what} {shown:?}: {:?}, expected {expected:?}", got.map(|p| p.rejected)),
+            }
+        };
+        for (input, ftm, simple) in cases {
+            check("FtM", input, parse_ftm(input), ftm);
+            check("targets.simple.csv", input, parse_simple_csv(input), simple);
         }
     }
 }
