@@ -22,6 +22,9 @@ pub enum Error {
     /// The request does not fit the resource's state (a report of a running audit).
     #[error("{0}")]
     Conflict(String),
+    /// The body is larger than the endpoint accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// The key has used up its rate; retry after this many seconds.
     #[error("too many requests for this key; retry after {0} s")]
     TooManyRequests(u64),
@@ -39,6 +42,10 @@ impl From<QueryRejection> for Error {
 
 impl From<JsonRejection> for Error {
     fn from(rejection: JsonRejection) -> Error {
+        // A body over the limit is refused while it is read, as a JSON rejection too.
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Error::PayloadTooLarge(rejection.body_text());
+        }
         Error::BadRequest(rejection.body_text())
     }
 }
@@ -51,6 +58,7 @@ impl IntoResponse for Error {
             Error::Unauthorized(message) => (StatusCode::UNAUTHORIZED, message.clone()),
             Error::Forbidden(message) => (StatusCode::FORBIDDEN, message.clone()),
             Error::Conflict(message) => (StatusCode::CONFLICT, message.clone()),
+            Error::PayloadTooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message.clone()),
             Error::TooManyRequests(seconds) => {
                 let body = Json(json!({ "error": self.to_string() }));
                 let retry_after = [(axum::http::header::RETRY_AFTER, seconds.to_string())];

@@ -39,6 +39,8 @@ pub struct AppState {
     pub screening: Arc<ScreeningService>,
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<RateLimiter>,
+    /// How long a request may take before it is answered 408 ([`REQUEST_TIMEOUT`]).
+    pub request_timeout: Duration,
 }
 
 /// Requests per second each key may make, on average, and in a burst.
@@ -60,7 +62,14 @@ impl AppState {
             screening,
             metrics: Arc::new(Metrics::default()),
             limiter: Arc::new(RateLimiter::new(per_second, burst)),
+            request_timeout: REQUEST_TIMEOUT,
         }
+    }
+
+    /// The same state with another request timeout.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> AppState {
+        self.request_timeout = timeout;
+        self
     }
 }
 
@@ -128,7 +137,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout))
         // Outermost, so that every answer has them, 404s and timeouts included.
         .layer(axum::middleware::map_response(web::with_default_security_headers))
         .with_state(state)

@@ -42,6 +42,7 @@ store_tests!(
     the_web_ui_is_served_with_security_headers,
     an_agency_lists_the_suppliers_that_use_it,
     the_screening_cache_is_bounded_by_bytes,
+    paging_limits_timeouts_and_audits_that_end_early,
 );
 
 /// The demo dataset, an index that follows the store, the router and one key per role.
@@ -826,4 +827,110 @@ async fn the_screening_cache_is_bounded_by_bytes(store: Store) {
     assert!(held <= budget, "the cache holds {held} bytes, over its budget of {budget}");
     assert!(entries > 0 && entries < 60, "{entries} entries");
     assert_eq!(service.cache_stats(), (0, 60), "every request was new");
+}
+
+/// The statuses users meet beyond the happy path: paging through rejected rows and a
+/// missing load, a body over the limit (413), a request over the time limit (408), an
+/// audit cancelled while it runs, an audit that fails, and records of every kind.
+async fn paging_limits_timeouts_and_audits_that_end_early(store: Store) {
+    let api = Api::new(&store).await;
+    let admin = Some(api.key(Role::Admin));
+
+    // Rejected rows, a page at a time, in file order.
+    let csv = "supplier_id,name\nS-1,\nS-2,\nS-3,\nS-4,\nS-5,\nS-6,Bueno SAC\n";
+    let (status, queued) =
+        api.call_raw("POST", "/v1/datasets?kind=suppliers&name=s.csv", admin, Some(("text/csv", csv.into()))).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let id = serde_json::from_slice::<Value>(&queued).unwrap()["id"].as_i64().unwrap();
+    api.run_workers().await;
+    let lines =
+        |page: &Value| page.as_array().unwrap().iter().map(|row| row["line"].as_i64().unwrap()).collect::<Vec<_>>();
+    let (_, first) = api.get(&format!("/v1/datasets/{id}/rejected?limit=2"), Role::Auditor).await;
+    let (_, second) = api.get(&format!("/v1/datasets/{id}/rejected?limit=2&offset=2"), Role::Auditor).await;
+    let (_, last) = api.get(&format!("/v1/datasets/{id}/rejected?limit=2&offset=4"), Role::Auditor).await;
+    assert_eq!((lines(&first), lines(&second), lines(&last)), (vec![2, 3], vec![4, 5], vec![6]));
+    let (status, _) = api.get(&format!("/v1/datasets/{id}/rejected?offset=10"), Role::Auditor).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = api.get("/v1/datasets/999999/rejected", Role::Auditor).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("999999"), "{body}");
+    for bad in ["limit=0", "limit=1001", "offset=-1", "limit=many"] {
+        let (status, body) = api.get(&format!("/v1/datasets/{id}/rejected?{bad}"), Role::Auditor).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+
+    // A screening body over 2 MiB.
+    let huge = format!(r#"{{"supplier": {{"name": "{}"}}}}"#, "x".repeat(3 * 1024 * 1024));
+    let (status, _) = api
+        .call_raw("POST", "/v1/screenings", Some(api.key(Role::Officer)), Some(("application/json", huge.into())))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // A request that takes longer than the limit: a new key's first use pays for Argon2id.
+    let (_, fresh_key) = store.create_key("slow", Role::Officer).await.unwrap();
+    let impatient = router(
+        AppState::new(store.clone(), api.screening.clone()).with_request_timeout(std::time::Duration::from_millis(2)),
+    );
+    let request = Request::post("/v1/screenings")
+        .header("authorization", format!("Bearer {fresh_key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(demo_supplier().to_string()))
+        .unwrap();
+    let response = impatient.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+
+    // An audit cancelled while a worker holds one of its chunks: the rest is never done.
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), None, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let claimed = store.claim_audit_chunk().await.unwrap().unwrap();
+    assert_eq!(store.get_audit(audit.id).await.unwrap().unwrap().status, "running");
+    let (status, cancelled) =
+        api.call("POST", &format!("/v1/audits/{}/cancel", audit.id), Some(api.key(Role::Auditor)), None).await;
+    assert_eq!((status, cancelled["status"].as_str()), (StatusCode::OK, Some("cancelled")));
+    assert_eq!(AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await.unwrap(), 0);
+    store.release_audit_chunk(claimed).await.unwrap();
+    let (_, progress) = api.get(&format!("/v1/audits/{}", audit.id), Role::Auditor).await;
+    assert_eq!((progress["audit"]["status"].as_str(), progress["rows_done"].as_i64()), (Some("cancelled"), Some(0)));
+    let (status, body) = api.get(&format!("/v1/audits/{}/report", audit.id), Role::Auditor).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["error"].as_str().unwrap().contains("cancelled"), "{body}");
+
+    // An audit whose stored file a worker cannot read any more fails, saying why.
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(10).into_bytes(), None, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query("UPDATE audits SET content = 'colour,size' WHERE id = $1")
+        .bind(audit.id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let _ = AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await;
+    let (_, progress) = api.get(&format!("/v1/audits/{}", audit.id), Role::Auditor).await;
+    assert_eq!(progress["audit"]["status"], "failed", "{progress}");
+    assert!(progress["audit"]["error"].as_str().is_some_and(|error| !error.is_empty()), "{progress}");
+    let (status, _) = api.get(&format!("/v1/audits/{}/report", audit.id), Role::Auditor).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Records of every kind, from every source; an unknown kind or id says so.
+    for (kind, id, name) in [
+        ("watchlist", "DEMO-W-001", "Minera Ficticia Oro Verde S.A.C."),
+        ("suppliers", "DEMO-S-002", "Papelera Ejemplo del Norte S.A."),
+        ("licences", "DEMO-LIC-0077", "Reclutadora Ficticia del Sur S.R.L."),
+    ] {
+        let (status, found) = api.get(&format!("/v1/records/{kind}/{id}"), Role::Inspector).await;
+        assert_eq!(status, StatusCode::OK, "{kind} {id}: {found}");
+        let record = &found[0]["record"];
+        assert_eq!(record["name"].as_str().or(record["holder_name"].as_str()), Some(name), "{found}");
+        assert_eq!(found[0]["source"], "demo");
+    }
+    let (status, _) = api.get("/v1/records/procurements/DEMO-P-2025-001", Role::Inspector).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api.get("/v1/records/planets/x", Role::Inspector).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api.get("/v1/records/watchlist/NOBODY", Role::Inspector).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
