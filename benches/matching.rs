@@ -12,6 +12,10 @@
 //!   (`CADENA_BENCH_AUDIT_ROWS`), and the process's peak resident memory.
 //!
 //! `CADENA_BENCH_ENTITIES` sets the number of distractors (default 1,000,000).
+//! `CADENA_BENCH_VOCAB=dense` makes every distractor of common words only (20 places, 20
+//! sectors, 20 surnames and legal forms, as `../shared/tools/perf_1m.sh dense` does: a
+//! register like Peru's or Mexico's, where no word of "Servicios Generales Andinos" is
+//! rare); the default, `mixed`, invents most words.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,7 +63,14 @@ fn main() -> anyhow::Result<()> {
     for entity in &cbp {
         csv.push_str(&format!("{},cbp,{},{},\n", entity.id, quote(&entity.name), quote(&entity.aliases.join("|"))));
     }
-    let mut names = NameGenerator::new(42);
+    let vocabulary = std::env::var("CADENA_BENCH_VOCAB").unwrap_or_else(|_| "mixed".to_owned());
+    let dense = match vocabulary.as_str() {
+        "mixed" => false,
+        "dense" => true,
+        other => anyhow::bail!("CADENA_BENCH_VOCAB is mixed or dense, not {other:?}"),
+    };
+    println!("distractor vocabulary: {vocabulary}");
+    let mut names = NameGenerator::new(42, dense);
     let mut distractors = Vec::with_capacity(n_distractors);
     for i in 0..n_distractors {
         let name = names.company();
@@ -238,10 +249,62 @@ fn peak_rss() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// The common words of the dense vocabulary (those of `perf_1m.sh dense`).
+const DENSE_PLACES: &[&str] = &[
+    "Andina", "Pacifico", "Global", "Norte", "Sur", "Central", "Inca", "Amazonas", "Costa", "Sierra", "Nova", "Delta",
+    "Atlas", "Union", "Progreso", "Federal", "Royal", "Eastern", "Western", "Metro",
+];
+const DENSE_SECTORS: &[&str] = &[
+    "Textil",
+    "Minera",
+    "Agro",
+    "Maderas",
+    "Logistica",
+    "Servicios",
+    "Comercial",
+    "Industrial",
+    "Electronics",
+    "Foods",
+    "Pesquera",
+    "Constructora",
+    "Farma",
+    "Energia",
+    "Transportes",
+    "Holding",
+    "Trading",
+    "Cafe",
+    "Metals",
+    "Plasticos",
+];
+const DENSE_SURNAMES: &[&str] = &[
+    "Garcia",
+    "Rodriguez",
+    "Silva",
+    "Santos",
+    "Quispe",
+    "Mamani",
+    "Lopez",
+    "Perez",
+    "Flores",
+    "Torres",
+    "Huaman",
+    "Oliveira",
+    "Souza",
+    "Chen",
+    "Wang",
+    "Smith",
+    "Muller",
+    "Rossi",
+    "Kumar",
+    "Nguyen",
+];
+
 /// Deterministic generator of plausible company names in Spanish, Portuguese, English,
 /// Dutch and German: invented words, surnames, sector words, places and legal forms.
 struct NameGenerator {
     state: u64,
+    /// Common words only (see `CADENA_BENCH_VOCAB`).
+    dense: bool,
 }
 
 const SYLLABLES: &[&str] = &[
@@ -430,8 +493,8 @@ const LEGAL_FORMS: &[&str] = &[
 const COUNTRIES: &[&str] = &["PE", "CO", "BR", "MX", "PY", "EC", "CL", "AR", "NL", "DE", "US", "CN", ""];
 
 impl NameGenerator {
-    fn new(seed: u64) -> NameGenerator {
-        NameGenerator { state: seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1) }
+    fn new(seed: u64, dense: bool) -> NameGenerator {
+        NameGenerator { state: seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1), dense }
     }
 
     fn next(&mut self) -> u64 {
@@ -454,6 +517,9 @@ impl NameGenerator {
     }
 
     fn company(&mut self) -> String {
+        if self.dense {
+            return self.dense_company();
+        }
         let words: Vec<String> = match self.next() % 5 {
             0 => vec![self.invented_word(), self.invented_word(), self.pick(GENERIC).to_owned()],
             1 => vec![self.pick(SURNAMES).to_owned(), "y".to_owned(), self.pick(SURNAMES).to_owned()],
@@ -470,6 +536,21 @@ impl NameGenerator {
             name.push_str(legal);
         }
         name
+    }
+
+    /// A name of common words only: place and sector, or surname, sector and place, then
+    /// half the time a surname, then a legal form.
+    fn dense_company(&mut self) -> String {
+        let mut words: Vec<&str> = if self.next().is_multiple_of(2) {
+            vec![self.pick(DENSE_PLACES), self.pick(DENSE_SECTORS)]
+        } else {
+            vec![self.pick(DENSE_SURNAMES), self.pick(DENSE_SECTORS), self.pick(DENSE_PLACES)]
+        };
+        if self.next().is_multiple_of(2) {
+            words.push(self.pick(DENSE_SURNAMES));
+        }
+        words.push(self.pick(LEGAL_FORMS));
+        words.join(" ").trim().to_owned()
     }
 
     fn country(&mut self) -> &'static str {

@@ -4,12 +4,14 @@
 //! A file's rows are parsed first; the records they refer to (the suppliers of
 //! procurement lines, the agencies, the agencies' licence-register entries) are read from
 //! the store in a few queries into a [`Context`]; then the rows are screened on all cores
-//! (each thread takes every n-th row) and the report keeps the input order. A row that
+//! (a rayon pool) and the report keeps the input order. A row that
 //! cannot be read is reported with its line, field and reason; the others go on.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 
+use anyhow::Context as _;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::csv_reader::CsvFile;
@@ -541,41 +543,30 @@ impl PreparedFile {
     }
 }
 
-/// Screens parsed rows on `threads` threads.
+/// Screens parsed rows on a pool of `threads` threads; the report keeps the rows' order.
 fn screen_rows(
     screener: &Screener,
     rows: &[(u64, Result<Input, String>)],
     threads: usize,
 ) -> anyhow::Result<Vec<ReportRow>> {
-    let threads = threads.max(1);
-    let mut report: Vec<ReportRow> = vec![ReportRow::default(); rows.len()];
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let workers: Vec<_> = (0..threads)
-            .map(|thread| {
-                scope.spawn(move || -> anyhow::Result<Vec<(usize, ReportRow)>> {
-                    let mut done = Vec::new();
-                    for (index, (line, row)) in rows.iter().enumerate().skip(thread).step_by(threads) {
-                        let mut report_row = match row {
-                            Ok(input) => screener.report_row(*line, input)?,
-                            Err(error) => ReportRow { row: *line, error: error.clone(), ..ReportRow::default() },
-                        };
-                        report_row.dataset_version = screener.view.version();
-                        report_row.ruleset_digest = screener.ruleset.digest().to_owned();
-                        done.push((index, report_row));
-                    }
-                    Ok(done)
-                })
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|at| format!("cadena-screen-{at}"))
+        .build()
+        .context("starting the screening threads")?;
+    pool.install(|| {
+        rows.par_iter()
+            .map(|(line, row)| {
+                let mut report_row = match row {
+                    Ok(input) => screener.report_row(*line, input)?,
+                    Err(error) => ReportRow { row: *line, error: error.clone(), ..ReportRow::default() },
+                };
+                report_row.dataset_version = screener.view.version();
+                report_row.ruleset_digest = screener.ruleset.digest().to_owned();
+                Ok(report_row)
             })
-            .collect();
-        for worker in workers {
-            let done = worker.join().map_err(|_| anyhow::anyhow!("a screening thread panicked"))??;
-            for (index, row) in done {
-                report[index] = row;
-            }
-        }
-        Ok(())
-    })?;
-    Ok(report)
+            .collect()
+    })
 }
 
 /// Counts the report rows by outcome.

@@ -4,11 +4,14 @@
 //! the names' words, their one-letter deletions (symmetric-deletion typo matching), their
 //! character trigrams (for words further off and run-together words), the normalised tax
 //! id and the licence number, each prefixed by the record kind and what it is (`ww:akzo`,
-//! `wd:azo`, `wg:akz`, `wt:20999999991`). A query word the index knows is searched as
+//! `wd:azo`, `wg:akz`, `wt:20999999991`), and each name's word pairs (`wp:akzo+nobel`)
+//! and whole-name key (`wn:akzo+nobel`). A query word the index knows is searched as
 //! itself; an unknown one by the known words one edit away, else by its rarest trigrams.
-//! A candidate search is then a flat disjunction of few, selective term queries, which
-//! tantivy answers with block-max WAND, and the kind needs no filter clause. BM25's idf
-//! does the weighting. Other filters use exact-term fields (`country`, `region_code`,
+//! The terms are planned by their document frequencies, which the dictionary gives
+//! before any posting is read: the rare ones, up to a budget of postings, must match,
+//! and the common ones only add to the score. A name made of common words is found
+//! through its word pairs and its whole-name key, so a search's cost does not grow with
+//! how common its words are. The kind needs no filter clause; BM25's idf weighs. Other filters use exact-term fields (`country`, `region_code`,
 //! `licence_status`). What scoring and explanations need is stored with the document,
 //! so a candidate never costs a SQL read.
 //!
@@ -40,7 +43,7 @@ const WRITER_MEMORY: usize = 200_000_000;
 
 /// The layout of the index's documents (fields and terms). Change it with the layout:
 /// an index stamped with another layout is rebuilt from the store when it is opened.
-pub const INDEX_FORMAT: u32 = 1;
+pub const INDEX_FORMAT: u32 = 2;
 
 /// What an index commit reflects, kept as its tantivy commit payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +258,8 @@ pub struct EntityIndex {
     dir: PathBuf,
     /// The commit searches use now, with its stamp; replaced only by [`EntityIndex::reload`].
     current: Arc<RwLock<IndexView>>,
+    /// [`POSTINGS_BUDGET`] unless told otherwise.
+    postings_budget: u64,
 }
 
 /// One commit of the index, as searches see it: a searcher and the stamp of the commit
@@ -314,10 +319,90 @@ enum TermKind {
     Trigram,
     TaxId,
     LicenceNumber,
+    /// Two words of one name, in alphabetical order (`andina+textil`).
+    Pair,
+    /// All the searchable words of one name, in alphabetical order.
+    Name,
 }
 
 /// The most trigram terms a candidate search uses (the rarest ones).
 const MAX_TRIGRAM_TERMS: usize = 12;
+
+/// The most postings a candidate search's required terms may hold together (the
+/// rarest term is required whatever its size, when nothing else is). Terms beyond it
+/// only add to the scores of the candidates the required terms found.
+pub const POSTINGS_BUDGET: u64 = 20_000;
+
+/// The words of a name that are paired with each other, at most (the first ones): a
+/// name's pairs grow with the square of its words.
+const MAX_PAIRED_WORDS: usize = 6;
+
+/// Joins words into one term text.
+const WORD_JOINER: &str = "+";
+
+/// The searchable words of one name, in order, each once.
+fn name_words(name: &NormalizedName) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for word in indexed_words(name) {
+        if !seen.contains(&word.text) {
+            seen.push(word.text.clone());
+        }
+    }
+    seen
+}
+
+/// The whole-name key of a name's searchable words: all of them, alphabetically.
+fn name_key(words: &[String]) -> Option<String> {
+    if words.len() < 2 {
+        return None;
+    }
+    let mut sorted: Vec<&str> = words.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    Some(sorted.join(WORD_JOINER))
+}
+
+/// Every pair of a name's first [`MAX_PAIRED_WORDS`] searchable words, each pair in
+/// alphabetical order.
+fn word_pairs(words: &[String]) -> Vec<String> {
+    let words = &words[..words.len().min(MAX_PAIRED_WORDS)];
+    let mut pairs = Vec::new();
+    for (at, first) in words.iter().enumerate() {
+        for second in &words[at + 1..] {
+            let (low, high) = if first <= second { (first, second) } else { (second, first) };
+            pairs.push(format!("{low}{WORD_JOINER}{high}"));
+        }
+    }
+    pairs
+}
+
+/// A candidate search's terms, as [`EntityIndex::plan`] chose them.
+#[derive(Debug, Default)]
+struct CandidatePlan {
+    /// A candidate must match one of these.
+    required: Vec<Term>,
+    /// These only add to a candidate's score.
+    optional: Vec<Term>,
+}
+
+impl CandidatePlan {
+    /// `always` required; `planned` (rarest first, with their document frequencies)
+    /// required while their postings fit in the budget, and the first of them in any
+    /// case; the rest optional.
+    fn split(always: Vec<Term>, planned: Vec<(u64, Term)>, budget: u64) -> CandidatePlan {
+        let mut plan = CandidatePlan { required: always, optional: Vec::new() };
+        let mut postings: u64 = 0;
+        for (frequency, term) in planned {
+            let fits = postings + frequency <= budget;
+            if fits || postings == 0 {
+                postings += frequency;
+                plan.required.push(term);
+            } else {
+                plan.optional.push(term);
+            }
+        }
+        plan
+    }
+}
 
 /// A token of the `terms` field: kind letter, term-kind letter, `:`, text (`ww:akzo`).
 fn term_text(kind: RecordKind, what: TermKind, text: &str) -> String {
@@ -334,17 +419,28 @@ fn term_text(kind: RecordKind, what: TermKind, text: &str) -> String {
         TermKind::Trigram => 'g',
         TermKind::TaxId => 't',
         TermKind::LicenceNumber => 'l',
+        TermKind::Pair => 'p',
+        TermKind::Name => 'n',
     };
     format!("{kind_letter}{what_letter}:{text}")
 }
 
-/// Every `terms` token of an entity of `kind`: its words, their trigrams and its ids.
-fn entity_terms<'a>(kind: RecordKind, words: &[String], ids: impl Iterator<Item = (TermKind, &'a str)>) -> Vec<String> {
+/// Every `terms` token of an entity of `kind`: its names' words, their deletions and
+/// trigrams, each name's word pairs and whole-name key, and its ids.
+fn entity_terms<'a>(
+    kind: RecordKind,
+    names: &[Vec<String>],
+    ids: impl Iterator<Item = (TermKind, &'a str)>,
+) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
-    for word in words {
-        terms.push(term_text(kind, TermKind::Word, word));
-        terms.extend(deletions(word).iter().map(|variant| term_text(kind, TermKind::Deletion, variant)));
-        terms.extend(trigrams(word).iter().map(|gram| term_text(kind, TermKind::Trigram, gram)));
+    for words in names {
+        for word in words {
+            terms.push(term_text(kind, TermKind::Word, word));
+            terms.extend(deletions(word).iter().map(|variant| term_text(kind, TermKind::Deletion, variant)));
+            terms.extend(trigrams(word).iter().map(|gram| term_text(kind, TermKind::Trigram, gram)));
+        }
+        terms.extend(word_pairs(words).iter().map(|pair| term_text(kind, TermKind::Pair, pair)));
+        terms.extend(name_key(words).iter().map(|key| term_text(kind, TermKind::Name, key)));
     }
     terms.extend(ids.map(|(what, id)| term_text(kind, what, id)));
     terms.sort_unstable();
@@ -386,9 +482,23 @@ impl EntityIndex {
         let reader: IndexReader =
             index.reader_builder().reload_policy(ReloadPolicy::Manual).doc_store_cache_num_blocks(0).try_into()?;
         let view = IndexView { searcher: reader.searcher(), stamp: None };
-        let opened = EntityIndex { index, reader, fields, dir: dir.to_owned(), current: Arc::new(RwLock::new(view)) };
+        let opened = EntityIndex {
+            index,
+            reader,
+            fields,
+            dir: dir.to_owned(),
+            current: Arc::new(RwLock::new(view)),
+            postings_budget: POSTINGS_BUDGET,
+        };
         opened.reload()?;
         Ok(opened)
+    }
+
+    /// The same index with another postings budget for its candidate searches (a small
+    /// one shows on a small index what the default does on a register of millions).
+    pub fn with_postings_budget(mut self, budget: u64) -> EntityIndex {
+        self.postings_budget = budget;
+        self
     }
 
     /// The only way to write the index: tantivy's writer, whose lock on the directory
@@ -512,11 +622,10 @@ impl EntityIndex {
             }
         }
         let kind = RecordKind::parse(&entity.kind).unwrap_or(RecordKind::Watchlist);
-        let mut words: Vec<String> = Vec::new();
+        let mut words: Vec<Vec<String>> = Vec::new();
         for name in &entity.names {
             doc.add_text(f.names, name);
-            let normalized = normalize(name);
-            words.extend(indexed_words(&normalized).map(|word| word.text.clone()));
+            words.push(name_words(&normalize(name)));
         }
         let licence_key = entity.licence_number.as_deref().and_then(licence_number_key);
         let ids = [(TermKind::TaxId, &entity.tax_id), (TermKind::LicenceNumber, &licence_key)];
@@ -548,6 +657,11 @@ impl EntityIndex {
     }
 
     /// The best `budget` candidates for a query in a view, best first by tantivy's BM25 score.
+    ///
+    /// What it costs is bounded by [`POSTINGS_BUDGET`], not by how common the query's
+    /// words are: the query's terms are planned by their document frequencies (see
+    /// [`CandidatePlan`]); the selective ones (rare words, word pairs, the whole name,
+    /// ids) must match, and the common ones only add to the score of what they found.
     pub fn candidates(
         &self,
         view: &IndexView,
@@ -555,71 +669,25 @@ impl EntityIndex {
         budget: usize,
     ) -> anyhow::Result<Vec<IndexedEntity>> {
         let f = &self.fields;
-        let term = |field, text: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic))
-        };
         let searcher = &view.searcher;
-        let token = |what, text: &str| Term::from_field_text(f.terms, &term_text(query.kind, what, text));
-        let mut words: Vec<&Word> = query.names.iter().flat_map(indexed_words).collect();
-        words.sort_unstable_by(|a, b| a.text.cmp(&b.text));
-        words.dedup_by(|a, b| a.text == b.text);
-        // A word the index knows is searched as itself; a distinctive word it does not know
-        // (a typo, a run-together pair, a word being typed) by the known words one edit away,
-        // else by its rarest trigrams.
-        // Generic words and qualifiers have long posting lists and tell little: they are
-        // searched only when the name has no distinctive word.
-        let has_distinctive_word = words.iter().any(|word| word.class == WordClass::Regular);
-        let mut terms: Vec<Term> = Vec::new();
-        let mut grams: Vec<(u64, Term)> = Vec::new();
-        for word in words {
-            if has_distinctive_word && word.class != WordClass::Regular {
-                continue;
-            }
-            let word_term = token(TermKind::Word, &word.text);
-            if searcher.doc_freq(&word_term)? > 0 {
-                terms.push(word_term);
-                continue;
-            }
-            if word.class != WordClass::Regular {
-                continue;
-            }
-            let word = word.text.as_str();
-            // One edit away from a known word: its deletion terms find it precisely.
-            let mut near: Vec<Term> = Vec::new();
-            for variant in deletions(word) {
-                let variant_term = token(TermKind::Deletion, &variant);
-                if searcher.doc_freq(&variant_term)? > 0 {
-                    near.push(variant_term);
-                }
-            }
-            if !near.is_empty() {
-                terms.extend(near);
-                continue;
-            }
-            // Further away: its rarest trigrams.
-            for gram in trigrams(word) {
-                let gram_term = token(TermKind::Trigram, &gram);
-                let frequency = searcher.doc_freq(&gram_term)?;
-                if frequency > 0 {
-                    grams.push((frequency, gram_term));
-                }
-            }
-        }
-        grams.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-        grams.dedup_by(|a, b| a.1 == b.1);
-        terms.extend(grams.into_iter().take(MAX_TRIGRAM_TERMS).map(|(_, term)| term));
-        let ids = [(TermKind::TaxId, query.tax_id), (TermKind::LicenceNumber, query.licence_number)];
-        terms.extend(ids.iter().filter_map(|(what, id)| Some(token(*what, (*id)?))));
-        let evidence: Vec<(Occur, Box<dyn Query>)> = terms
-            .into_iter()
-            .map(|term| -> (Occur, Box<dyn Query>) {
-                (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)))
-            })
-            .collect();
-        if evidence.is_empty() {
+        let plan = self.plan(view, query)?;
+        if plan.required.is_empty() {
             return Ok(Vec::new());
         }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let should = |terms: Vec<Term>| -> Box<dyn Query> {
+            Box::new(BooleanQuery::new(
+                terms
+                    .into_iter()
+                    .map(|term| -> (Occur, Box<dyn Query>) {
+                        (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)))
+                    })
+                    .collect(),
+            ))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, should(plan.required))];
+        if !plan.optional.is_empty() {
+            clauses.push((Occur::Should, should(plan.optional)));
+        }
         let filters = &query.filters;
         for (field, value) in [
             (f.country, &filters.country),
@@ -627,17 +695,141 @@ impl EntityIndex {
             (f.licence_status, &filters.licence_status),
         ] {
             if let Some(value) = value {
-                clauses.push((Occur::Must, term(field, value)));
+                clauses.push((
+                    Occur::Must,
+                    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic)),
+                ));
             }
         }
-        let union = BooleanQuery::new(evidence);
-        let query: Box<dyn Query> = if clauses.is_empty() {
-            Box::new(union)
-        } else {
-            clauses.push((Occur::Must, Box::new(union)));
-            Box::new(BooleanQuery::new(clauses))
-        };
+        let query = BooleanQuery::new(clauses);
         let top = searcher.search(&query, &TopDocs::with_limit(budget).order_by_score())?;
         top.into_iter().map(|(_, address)| Ok(self.entity(&searcher.doc::<TantivyDocument>(address)?))).collect()
+    }
+
+    /// Chooses the terms of a candidate search from what the view's dictionary says of
+    /// them (document frequencies are known before any posting is read).
+    ///
+    /// A word the index knows is searched as itself; a distinctive word it does not know
+    /// (a typo, a run-together pair, a word being typed) by its one-letter deletions that
+    /// the index knows, else by its rarest trigrams. Generic words and qualifiers say
+    /// little on their own and are searched as words only when the name has no
+    /// distinctive word. Every pair of the name's known words and the whole name are
+    /// searched too: a name made only of common words ("Servicios Generales Andinos") is
+    /// found through its pairs, which are rare even when each word is not.
+    ///
+    /// The terms are then taken rarest first into `required` (a candidate must match one)
+    /// while their postings fit in [`POSTINGS_BUDGET`]; ids and whole-name keys always are,
+    /// and so is the rarest term when nothing else fits. The rest go to `optional`: they
+    /// only add to the score of candidates the required terms found.
+    fn plan(&self, view: &IndexView, query: &CandidateQuery) -> anyhow::Result<CandidatePlan> {
+        let searcher = &view.searcher;
+        let token = |what, text: &str| Term::from_field_text(self.fields.terms, &term_text(query.kind, what, text));
+        let frequency = |term: &Term| searcher.doc_freq(term);
+        let mut words: Vec<&Word> = query.names.iter().flat_map(indexed_words).collect();
+        words.sort_unstable_by(|a, b| a.text.cmp(&b.text));
+        words.dedup_by(|a, b| a.text == b.text);
+        let has_distinctive_word = words.iter().any(|word| word.class == WordClass::Regular);
+
+        let mut always: Vec<Term> = Vec::new();
+        let ids = [(TermKind::TaxId, query.tax_id), (TermKind::LicenceNumber, query.licence_number)];
+        for id_term in ids.iter().filter_map(|(what, id)| Some(token(*what, (*id)?))) {
+            if frequency(&id_term)? > 0 {
+                always.push(id_term);
+            }
+        }
+        let mut planned: Vec<(u64, Term)> = Vec::new();
+        for name in query.names {
+            let known: Vec<String> = name_words(name);
+            if let Some(key) = name_key(&known) {
+                let key_term = token(TermKind::Name, &key);
+                if frequency(&key_term)? > 0 {
+                    always.push(key_term);
+                }
+            }
+            for pair in word_pairs(&known) {
+                let pair_term = token(TermKind::Pair, &pair);
+                let pair_frequency = frequency(&pair_term)?;
+                if pair_frequency > 0 {
+                    planned.push((pair_frequency, pair_term));
+                }
+            }
+        }
+        let mut grams: Vec<(u64, Term)> = Vec::new();
+        for word in words {
+            if has_distinctive_word && word.class != WordClass::Regular {
+                continue;
+            }
+            let word_term = token(TermKind::Word, &word.text);
+            let word_frequency = frequency(&word_term)?;
+            if word_frequency > 0 {
+                planned.push((word_frequency, word_term));
+                continue;
+            }
+            if word.class != WordClass::Regular {
+                continue;
+            }
+            // One edit away from a known word: its deletion terms find it precisely.
+            let mut near = false;
+            for variant in deletions(&word.text) {
+                let variant_term = token(TermKind::Deletion, &variant);
+                let variant_frequency = frequency(&variant_term)?;
+                if variant_frequency > 0 {
+                    planned.push((variant_frequency, variant_term));
+                    near = true;
+                }
+            }
+            if near {
+                continue;
+            }
+            // Further away: its rarest trigrams.
+            for gram in trigrams(&word.text) {
+                let gram_term = token(TermKind::Trigram, &gram);
+                let gram_frequency = frequency(&gram_term)?;
+                if gram_frequency > 0 {
+                    grams.push((gram_frequency, gram_term));
+                }
+            }
+        }
+        grams.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        grams.dedup_by(|a, b| a.1 == b.1);
+        planned.extend(grams.into_iter().take(MAX_TRIGRAM_TERMS));
+        planned.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        planned.dedup_by(|a, b| a.1 == b.1);
+        Ok(CandidatePlan::split(always, planned, self.postings_budget))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(text: &str) -> Term {
+        let (_, fields) = schema();
+        Term::from_field_text(fields.terms, text)
+    }
+
+    #[test]
+    fn a_plan_requires_the_rarest_terms_within_the_budget() {
+        let planned = vec![(10, term("a")), (900, term("b")), (5_000, term("c")), (50, term("d"))];
+        let plan = CandidatePlan::split(vec![term("id")], planned, 1_000);
+        assert_eq!(plan.required, vec![term("id"), term("a"), term("b"), term("d")]);
+        assert_eq!(plan.optional, vec![term("c")]);
+    }
+
+    #[test]
+    fn a_plan_requires_its_rarest_term_when_none_fits() {
+        let planned = vec![(30_000, term("servicios")), (40_000, term("generales"))];
+        let plan = CandidatePlan::split(vec![term("tax-id")], planned, 1_000);
+        assert_eq!(plan.required, vec![term("tax-id"), term("servicios")]);
+        assert_eq!(plan.optional, vec![term("generales")]);
+    }
+
+    #[test]
+    fn pairs_and_keys_ignore_word_order() {
+        let words = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(word_pairs(&words("textil andina garcia")), vec!["andina+textil", "garcia+textil", "andina+garcia"]);
+        assert_eq!(name_key(&words("textil andina garcia")), name_key(&words("garcia textil andina")));
+        assert_eq!(name_key(&words("textil")), None);
+        assert_eq!(word_pairs(&words("a b c d e f g h")).len(), 15, "only the first six words are paired");
     }
 }
