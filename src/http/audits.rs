@@ -23,7 +23,7 @@ pub struct UploadParams {
 /// `POST /v1/audits?name=…` with the CSV file as the body: queues its audit (202).
 #[utoipa::path(post, path = "/v1/audits", tag = "audits", operation_id = "create_audit", security(("api_key" = [])),
     params(("name" = Option<String>, Query, description = "The file's name, for messages and the report (default `upload.csv`)")),
-    request_body(content = String, content_type = "text/csv", description = "A supplier or procurement CSV file (up to 64 MiB)"),
+    request_body(content = serde_json::Value, content_type = "text/csv", description = "A supplier or procurement CSV file (up to 64 MiB): any bytes; its header decides whether it can be audited"),
     responses((status = 202, description = "The audit is queued; `GET /v1/audits/{id}` follows it", body = Audit),
         (status = 400, description = "The file cannot be audited (no header, no required column); `error` says why")))]
 pub async fn create(

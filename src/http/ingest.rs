@@ -39,7 +39,7 @@ pub struct UploadParams {
         ("map" = Option<String>, Query, description = "CSV columns sent to fields: COLUMN=FIELD;COLUMN=FIELD"),
         ("source" = Option<String>, Query, description = "Where the rows come from (default `local`)"),
         ("name" = Option<String>, Query, description = "The file's name, for messages (default `upload.csv`)")),
-    request_body(content = String, content_type = "text/csv", description = "The file (CSV or a published format, up to 64 MiB)"),
+    request_body(content = serde_json::Value, content_type = "text/csv", description = "The file (CSV or a published format, up to 64 MiB): any bytes; its content decides whether it can be loaded"),
     responses((status = 202, description = "The file is kept and its load queued; `GET /v1/datasets/{id}` follows it", body = DatasetVersion,
             headers(("Location" = String, description = "The queued load, `/v1/datasets/{id}`"))),
         (status = 400, description = "A kind, format or column map that is not known, a kind the file does not imply, or a CSV header without a required column")))]

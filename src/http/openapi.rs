@@ -55,7 +55,18 @@ use utoipa::{Modify, OpenApi};
         super::reconcile::suggest_entity,
         super::reconcile::preview,
     ),
-    components(schemas(super::error::ErrorBody)),
+    components(schemas(
+        super::error::ErrorBody,
+        super::screening::SearchKind,
+        super::screening::RecordLookupKind,
+        super::audits::ReportFormat,
+        super::reconcile::ReconcileType,
+        crate::import::Format,
+        crate::records::RecordKind,
+        crate::decisions::DecisionStatus,
+        crate::monitoring::AlertStatus,
+        crate::monitoring::AlertKind,
+    )),
     modifiers(&ApiKeyScheme, &StandardResponses, &ScreeningNeedsASubject, &MatchRequestQueries)
 )]
 pub struct ApiDoc;

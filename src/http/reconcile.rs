@@ -203,11 +203,13 @@ pub enum FeatureValue {
     Flag(bool),
 }
 
-/// What `GET /reconcile` answers: the manifest, or the results of `queries`.
+/// What `GET /reconcile` answers: the manifest, or the results of `queries`
+/// (documentation of the answer).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[allow(dead_code)]
 pub enum ManifestOrResults {
-    Manifest(Manifest),
+    Manifest(Box<Manifest>),
     Results(BTreeMap<String, QueryResult>),
 }
 
@@ -351,7 +353,9 @@ fn entity_query(
         None => DEFAULT_LIMIT,
         Some(limit) if (1.0..=SEARCH_MAX_LIMIT as f64).contains(&limit) => limit as usize,
         Some(limit) => {
-            return Err(Error::BadRequest(format!("{key}.limit must be between 1 and {SEARCH_MAX_LIMIT}, not {limit}")));
+            return Err(Error::BadRequest(format!(
+                "{key}.limit must be between 1 and {SEARCH_MAX_LIMIT}, not {limit}"
+            )));
         }
     };
     let name = query.query.clone().unwrap_or_default().trim().to_owned();
@@ -567,7 +571,7 @@ pub const PREVIEW_CONTENT_SECURITY_POLICY: &str =
 /// the lists are published); a supplier's or an agency's needs one.
 #[utoipa::path(get, path = "/reconcile/preview", tag = "protocols", operation_id = "reconcile_preview",
     security((), ("api_key" = [])),
-    params(("id" = String, Query, min_length = 1, description = "The entity: `KIND/SOURCE/ENTITY_ID`")),
+    params(("id" = String, Query, pattern = "^(watchlist|suppliers|agencies)/[^/]+/.+$", description = "The entity: `KIND/SOURCE/ENTITY_ID`")),
     responses((status = 200, description = "The entity's preview, an HTML fragment sized for OpenRefine's iframe", content_type = "text/html", body = String),
         (status = 400, description = "The id is not `KIND/SOURCE/ENTITY_ID`"),
         (status = 404, description = "No such entity")))]

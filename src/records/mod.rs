@@ -325,7 +325,9 @@ pub struct Supplier {
     /// Whether the supplier recruits only through recruiters certified for fair recruitment.
     #[serde(default)]
     pub certified_recruiter: Option<bool>,
+    /// Columns beyond the known ones, kept as written.
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub extra: Extra,
 }
 
@@ -350,10 +352,14 @@ pub struct Agency {
     /// The licence the agency claims; the licence register says whether it holds.
     pub licence_number: Option<String>,
     pub licence_status: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub licence_expires: Option<NaiveDate>,
     /// Whether workers pay recruitment fees (OAS WP3 ¶39); `None` when not known.
     pub charges_worker_fees: Option<bool>,
+    /// Columns beyond the known ones, kept as written.
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub extra: Extra,
 }
 
@@ -383,10 +389,14 @@ pub struct ProcurementLine {
     pub quantity: Option<f64>,
     pub value: Option<f64>,
     pub currency: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub award_date: Option<NaiveDate>,
     #[serde(default)]
     pub agency_ids: Vec<String>,
+    /// Columns beyond the known ones, kept as written.
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub extra: Extra,
 }
 
