@@ -317,6 +317,7 @@ pub struct DecisionRequest {
     pub entity_id: String,
     pub decision: Verdict,
     /// Why: what the reviewer checked.
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
     pub note: String,
 }
 

@@ -21,8 +21,9 @@ use tokio::sync::watch;
 use crate::decisions::{Decisions, DismissedMatch, ReviewedMatch};
 use crate::indexer::IndexStatus;
 use crate::matching::index::IndexView;
-use crate::matching::{Match, Matcher, ScreeningQuery};
-use crate::records::{Agency, ProcurementLine, Supplier};
+use crate::matching::index::IndexedEntity;
+use crate::matching::{Match, Matcher, ScreeningQuery, SearchQuery};
+use crate::records::{Agency, ProcurementLine, Record, RecordKind, Supplier};
 use crate::rules::{Assessment, Ruleset};
 use crate::screening::{Context, Input, Screener};
 use crate::store::Store;
@@ -38,7 +39,9 @@ pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct ScreeningRequest {
     pub supplier: Option<Supplier>,
+    /// Procurement lines, at most [`MAX_LINES`].
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub lines: Vec<ProcurementLine>,
     #[serde(default)]
     pub agencies: Vec<Agency>,
@@ -48,6 +51,15 @@ impl ScreeningRequest {
     /// `supplier` or `procurement`.
     pub fn kind(&self) -> &'static str {
         if self.lines.is_empty() { "supplier" } else { "procurement" }
+    }
+
+    /// Computes the derived fields (tax id keys, region codes) of the records the
+    /// request carries, as a load does: clients send what the CSV formats hold, and any
+    /// derived value they send is replaced.
+    pub fn derive_fields(&mut self) {
+        self.supplier.iter_mut().for_each(Record::derive);
+        self.lines.iter_mut().for_each(Record::derive);
+        self.agencies.iter_mut().for_each(Record::derive);
     }
 
     /// What is wrong with the request, if anything.
@@ -255,6 +267,81 @@ impl ScreeningService {
         add_request_records(&mut context, request);
         let screener = Screener { matcher: &self.matcher, view, ruleset: &self.ruleset, context: &context };
         screen_request(&screener, request)
+    }
+}
+
+/// Who to look for among the indexed entities of one kind, with the evidence a client
+/// of another protocol (yente's `/match`, OpenRefine's reconciliation) gives.
+#[derive(Debug, Clone)]
+pub struct EntityQuery {
+    /// Watchlist entries, suppliers or agencies.
+    pub kind: RecordKind,
+    /// Name (and aliases), tax id and country, as a screening compares them.
+    pub query: ScreeningQuery,
+    /// A licence number, which finds an agency by its licence.
+    pub licence_number: Option<String>,
+    /// How many candidates to return at most.
+    pub limit: usize,
+}
+
+/// What a batch of entity queries found, all in one index view.
+#[derive(Debug, Clone)]
+pub struct EntityMatches {
+    /// The store version of the index the queries were matched against.
+    pub dataset_version: i64,
+    /// How many versions the store was ahead of that index.
+    pub index_lag: i64,
+    /// Per query, in order: the candidates, best first, each scored as a screening
+    /// scores it (below the *possible* threshold too, as candidates to review).
+    pub results: Vec<Vec<Match>>,
+}
+
+impl ScreeningService {
+    /// Matches entity queries in one view of the index. Candidates come from the
+    /// screening search (watchlist entries) and from the name, tax-id and licence
+    /// search of the kind; each is scored with [`Matcher::compare`], the screening's own
+    /// scoring, so a candidate's score and strength are what a screening would give it.
+    pub fn match_entities(&self, queries: &[EntityQuery]) -> anyhow::Result<EntityMatches> {
+        let view = self.matcher.index().view();
+        let dataset_version = view.version();
+        let index_lag = (self.index_status().store_version - dataset_version).max(0);
+        let mut results = Vec::with_capacity(queries.len());
+        for entity_query in queries {
+            results.push(self.match_entity(&view, entity_query)?);
+        }
+        Ok(EntityMatches { dataset_version, index_lag, results })
+    }
+
+    fn match_entity(&self, view: &IndexView, entity_query: &EntityQuery) -> anyhow::Result<Vec<Match>> {
+        let query = &entity_query.query;
+        let limit = entity_query.limit.clamp(1, crate::matching::SEARCH_MAX_LIMIT);
+        let mut candidates: HashMap<String, IndexedEntity> = HashMap::new();
+        if entity_query.kind == RecordKind::Watchlist && !query.name.trim().is_empty() {
+            for found in self.matcher.screen_in(view, query)? {
+                candidates.insert(found.entity.key(), found.entity);
+            }
+        }
+        let texts = std::iter::once(&query.name)
+            .chain(&query.aliases)
+            .chain(&query.tax_id)
+            .chain(&entity_query.licence_number)
+            .filter(|text| !text.trim().is_empty());
+        for text in texts {
+            let search = SearchQuery {
+                text: text.clone(),
+                kind: Some(entity_query.kind),
+                limit: Some(limit),
+                ..Default::default()
+            };
+            for found in self.matcher.search_in(view, &search)? {
+                candidates.entry(found.entity.key()).or_insert(found.entity);
+            }
+        }
+        let mut matches: Vec<Match> =
+            candidates.into_values().map(|entity| self.matcher.compare(query, entity)).collect();
+        matches.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.entity.key().cmp(&b.entity.key())));
+        matches.truncate(limit);
+        Ok(matches)
     }
 }
 

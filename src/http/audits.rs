@@ -3,11 +3,12 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::extract::Path;
 use super::{AUDITORS, AppState, Caller, Error};
 use crate::audit::{self, DEFAULT_CHUNK_SIZE};
 use crate::screening::{ReportRow, write_report_csv};
@@ -20,7 +21,11 @@ pub struct UploadParams {
 }
 
 /// `POST /v1/audits?name=…` with the CSV file as the body: queues its audit (202).
-#[utoipa::path(post, path = "/v1/audits", tag = "audits", security(("api_key" = [])), params(("name" = Option<String>, Query)), request_body(content = String, content_type = "text/csv"), responses((status = 202, body = Audit), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(post, path = "/v1/audits", tag = "audits", operation_id = "create_audit", security(("api_key" = [])),
+    params(("name" = Option<String>, Query, description = "The file's name, for messages and the report (default `upload.csv`)")),
+    request_body(content = serde_json::Value, content_type = "text/csv", description = "A supplier or procurement CSV file (up to 64 MiB): any bytes; its header decides whether it can be audited"),
+    responses((status = 202, description = "The audit is queued; `GET /v1/audits/{id}` follows it", body = Audit),
+        (status = 400, description = "The file cannot be audited (no header, no required column); `error` says why")))]
 pub async fn create(
     caller: Caller,
     State(state): State<AppState>,
@@ -37,7 +42,9 @@ pub async fn create(
 }
 
 /// `GET /v1/audits/{id}`: the audit and its progress.
-#[utoipa::path(get, path = "/v1/audits/{id}", tag = "audits", security(("api_key" = [])), params(("id" = i64, Path)), responses((status = 200, body = AuditProgress), (status = 404), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/audits/{id}", tag = "audits", operation_id = "get_audit", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The audit")),
+    responses((status = 200, description = "The audit, its progress and the rows per risk band", body = AuditProgress), (status = 400), (status = 404, description = "No such audit")))]
 pub async fn get(
     caller: Caller,
     State(state): State<AppState>,
@@ -49,7 +56,10 @@ pub async fn get(
 }
 
 /// `POST /v1/audits/{id}/cancel`: stops a queued or running audit.
-#[utoipa::path(post, path = "/v1/audits/{id}/cancel", tag = "audits", security(("api_key" = [])), params(("id" = i64, Path)), responses((status = 200, body = Audit), (status = 409), (status = 404), (status = 401), (status = 403)))]
+#[utoipa::path(post, path = "/v1/audits/{id}/cancel", tag = "audits", operation_id = "cancel_audit", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The audit")),
+    responses((status = 200, description = "The audit, cancelled", body = Audit), (status = 400), (status = 404, description = "No such audit"),
+        (status = 409, description = "The audit has already ended (completed, cancelled or failed)")))]
 pub async fn cancel(caller: Caller, State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Audit>, Error> {
     caller.require(AUDITORS)?;
     let audit = state.store.get_audit(id).await?.ok_or_else(|| Error::NotFound(format!("no audit {id}")))?;
@@ -60,6 +70,15 @@ pub async fn cancel(caller: Caller, State(state): State<AppState>, Path(id): Pat
     Ok(Json(audit))
 }
 
+/// The formats of a report (documentation of the `format` parameter).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ReportFormat {
+    Csv,
+    Json,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ReportParams {
     /// `csv` (the default) or `json`.
@@ -67,7 +86,11 @@ pub struct ReportParams {
 }
 
 /// `GET /v1/audits/{id}/report?format=csv|json`: the report of a completed audit.
-#[utoipa::path(get, path = "/v1/audits/{id}/report", tag = "audits", security(("api_key" = [])), params(("id" = i64, Path), ("format" = Option<String>, Query, description = "csv (default) or json")), responses((status = 200, body = Vec<ReportRow>, description = "The report, as CSV or JSON"), (status = 409), (status = 404), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/audits/{id}/report", tag = "audits", operation_id = "get_audit_report", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The audit"), ("format" = Option<ReportFormat>, Query, description = "csv (the default) or json")),
+    responses((status = 200, description = "The report, one row per input row, as CSV or JSON",
+            content((Vec<ReportRow> = "application/json"), (String = "text/csv"))),
+        (status = 400), (status = 404, description = "No such audit"), (status = 409, description = "The audit has not completed")))]
 pub async fn report(
     caller: Caller,
     State(state): State<AppState>,

@@ -5,7 +5,13 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, naming the field and the value where there is one.
+    pub error: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -60,7 +66,7 @@ impl IntoResponse for Error {
             Error::Conflict(message) => (StatusCode::CONFLICT, message.clone()),
             Error::PayloadTooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message.clone()),
             Error::TooManyRequests(seconds) => {
-                let body = Json(json!({ "error": self.to_string() }));
+                let body = Json(ErrorBody { error: self.to_string() });
                 let retry_after = [(axum::http::header::RETRY_AFTER, seconds.to_string())];
                 return (StatusCode::TOO_MANY_REQUESTS, retry_after, body).into_response();
             }
@@ -69,6 +75,6 @@ impl IntoResponse for Error {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has the details".to_owned())
             }
         };
-        (status, Json(json!({ "error": message }))).into_response()
+        (status, Json(ErrorBody { error: message })).into_response()
     }
 }

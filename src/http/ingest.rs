@@ -33,7 +33,16 @@ pub struct UploadParams {
 }
 
 /// `POST /v1/datasets?kind=…&format=…&map=…&source=…&name=…` with the file as the body.
-#[utoipa::path(post, path = "/v1/datasets", tag = "datasets", security(("api_key" = [])), params(("kind" = Option<String>, Query, description = "watchlist, suppliers, agencies, procurements or licences"), ("format" = Option<String>, Query, description = "csv, ocds, lista-suja or cbp; detected when not given"), ("map" = Option<String>, Query, description = "CSV columns sent to fields: COLUMN=FIELD;COLUMN=FIELD"), ("source" = Option<String>, Query), ("name" = Option<String>, Query)), request_body(content = String, content_type = "text/csv"), responses((status = 202, description = "The file is kept and its load queued; `GET /v1/datasets/{id}` follows it", body = DatasetVersion), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(post, path = "/v1/datasets", tag = "datasets", operation_id = "upload_dataset", security(("api_key" = [])),
+    params(("kind" = Option<RecordKind>, Query, description = "What the file holds (may be left out for a format that holds one kind, such as lista-suja)"),
+        ("format" = Option<Format>, Query, description = "The file's format; detected from its name and first bytes when not given"),
+        ("map" = Option<String>, Query, description = "CSV columns sent to fields: COLUMN=FIELD;COLUMN=FIELD"),
+        ("source" = Option<String>, Query, description = "Where the rows come from (default `local`)"),
+        ("name" = Option<String>, Query, description = "The file's name, for messages (default `upload.csv`)")),
+    request_body(content = serde_json::Value, content_type = "text/csv", description = "The file (CSV or a published format, up to 64 MiB): any bytes; its content decides whether it can be loaded"),
+    responses((status = 202, description = "The file is kept and its load queued; `GET /v1/datasets/{id}` follows it", body = DatasetVersion,
+            headers(("Location" = String, description = "The queued load, `/v1/datasets/{id}`"))),
+        (status = 400, description = "A kind, format or column map that is not known, a kind the file does not imply, or a CSV header without a required column")))]
 pub async fn upload(
     caller: Caller,
     State(state): State<AppState>,

@@ -145,7 +145,8 @@ async fn scrape_registry(state: &AppState) -> Result<Registry, super::Error> {
 }
 
 /// `GET /metrics`: requests, latencies, the screening cache, the index and batch audits.
-#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "OpenMetrics text format (Prometheus reads it)", body = String)))]
+#[utoipa::path(get, path = "/metrics", tag = "service", operation_id = "metrics",
+    responses((status = 200, description = "OpenMetrics text format (Prometheus reads it)", content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, super::Error> {
     let scraped = scrape_registry(&state).await?;
     let mut out = String::new();

@@ -4,18 +4,23 @@
 
 mod audits;
 mod auth;
+mod entity_ref;
 mod error;
+mod extract;
 mod ingest;
 pub mod metrics;
 mod monitoring;
 pub mod openapi;
+pub mod reconcile;
 mod screening;
 pub mod web;
+pub mod yente;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -24,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub use auth::Caller;
 pub use error::Error;
+use extract::Path;
 use metrics::{Metrics, RateLimiter};
 use tower_http::timeout::TimeoutLayer;
 
@@ -73,7 +79,19 @@ impl AppState {
     }
 }
 
-/// Every route, with the roles that may call it (`/`, `/healthz` and `/readyz` need no key).
+/// The routes that need no key.
+pub const PUBLIC_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+    ("GET", web::UI_PATH),
+    ("GET", "/reconcile"),
+    ("GET", "/reconcile/preview"),
+];
+
+/// Every route that needs a key, with the roles that may call it ([`PUBLIC_ROUTES`] need none).
 pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/datasets", AUDITORS),
     ("POST", "/v1/datasets", ADMINS),
@@ -97,6 +115,9 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/alerts", EVERYONE),
     ("GET", "/v1/alerts/{id}", EVERYONE),
     ("POST", "/v1/alerts/{id}", EVERYONE),
+    ("POST", "/match/{dataset}", SCREENERS),
+    ("POST", "/reconcile", EVERYONE),
+    ("GET", "/reconcile/suggest/entity", EVERYONE),
 ];
 
 /// Roles that read loads and run batch audits: auditors and administrators.
@@ -134,7 +155,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/decisions/{id}/withdraw", post(monitoring::withdraw_decision))
         .route("/v1/alerts", get(monitoring::list_alerts))
         .route("/v1/alerts/{id}", get(monitoring::get_alert).post(monitoring::close_alert))
+        .route("/match/{dataset}", post(yente::match_entities))
         .merge(web::router())
+        .merge(reconcile::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout))
@@ -148,7 +171,8 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// The largest file a batch audit accepts, in bytes.
 pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
-#[derive(Serialize)]
+/// What `GET /` says.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Index {
     service: &'static str,
     version: &'static str,
@@ -157,13 +181,15 @@ struct Index {
     /// The store's version, as last seen by the indexer.
     store_version: i64,
     /// How many records of each kind are loaded.
+    #[schema(value_type = std::collections::BTreeMap<String, i64>)]
     records: serde_json::Map<String, serde_json::Value>,
+    /// Every public endpoint, as `METHOD /path`.
     endpoints: Vec<String>,
 }
 
 /// `GET /`: the service description as JSON, or, for a browser asking for a page, a
 /// redirect to the web UI.
-#[utoipa::path(get, path = "/", tag = "service", responses((status = 200, description = "Service version, dataset version, record counts and endpoints"), (status = 303, description = "A browser (`Accept: text/html`) is sent to the web UI at `/ui/`")))]
+#[utoipa::path(get, path = "/", tag = "service", operation_id = "describe_service", responses((status = 200, description = "Service version, dataset version, record counts and every public endpoint", body = Index), (status = 303, description = "A browser (`Accept: text/html`) is sent to the web UI at `/ui/`")))]
 async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     if web::wants_html(&headers) {
         return Ok(Redirect::to(web::UI_PATH).into_response());
@@ -178,13 +204,18 @@ async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
         dataset_version: state.screening.index_status().index_version,
         store_version: state.screening.index_status().store_version,
         records,
-        endpoints: ROUTES.iter().map(|(method, path, _)| format!("{method} {path}")).collect(),
+        endpoints: PUBLIC_ROUTES
+            .iter()
+            .copied()
+            .chain(ROUTES.iter().map(|(method, path, _)| (*method, *path)))
+            .map(|(method, path)| format!("{method} {path}"))
+            .collect(),
     })
     .into_response())
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "The process answers", body = String)))]
+#[utoipa::path(get, path = "/healthz", tag = "service", operation_id = "healthz", responses((status = 200, description = "The process answers", content_type = "text/plain", body = String)))]
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -202,7 +233,7 @@ struct Readiness {
 
 /// Readiness: the store answers and the index has caught up with it at least once
 /// since the process started (503 before); the lag says how far behind it is now.
-#[utoipa::path(get, path = "/readyz", tag = "service", responses((status = 200, description = "Ready: the store answers and the index has caught up once", body = Readiness), (status = 503, description = "Not ready yet: the index has not caught up with the store since start, or the store does not answer", body = Readiness)))]
+#[utoipa::path(get, path = "/readyz", tag = "service", operation_id = "readyz", responses((status = 200, description = "Ready: the store answers and the index has caught up once", body = Readiness), (status = 503, description = "Not ready yet: the index has not caught up with the store since start, or the store does not answer", body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> Result<Response, Error> {
     state.store.store_version().await?;
     let index = state.screening.index_status();
@@ -241,18 +272,23 @@ impl Page {
     }
 }
 
-#[utoipa::path(get, path = "/v1/datasets", tag = "datasets", security(("api_key" = [])), params(("limit" = Option<i64>, Query, description = "How many loads, 1 to 1000 (default 100)")), responses((status = 200, description = "The loads, newest first", body = Vec<DatasetVersion>), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/datasets", tag = "datasets", operation_id = "list_datasets", security(("api_key" = [])),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "How many loads (default 100)")),
+    responses((status = 200, description = "The loads, newest first", body = Vec<DatasetVersion>), (status = 400)))]
 async fn list_datasets(
     caller: Caller,
     State(state): State<AppState>,
-    Query(page): Query<Page>,
+    page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Vec<DatasetVersion>>, Error> {
     caller.require(AUDITORS)?;
+    let Query(page) = page?;
     let (limit, _) = page.checked()?;
     Ok(Json(state.store.list_loads(limit).await?))
 }
 
-#[utoipa::path(get, path = "/v1/datasets/{id}", tag = "datasets", security(("api_key" = [])), params(("id" = i64, Path, description = "The load")), responses((status = 200, body = DatasetVersion), (status = 404), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/datasets/{id}", tag = "datasets", operation_id = "get_dataset", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The load")),
+    responses((status = 200, description = "The load: status, counts, the store version it made", body = DatasetVersion), (status = 400), (status = 404, description = "No such load")))]
 async fn get_dataset(
     caller: Caller,
     State(state): State<AppState>,
@@ -263,14 +299,18 @@ async fn get_dataset(
     Ok(Json(dataset))
 }
 
-#[utoipa::path(get, path = "/v1/datasets/{id}/rejected", tag = "datasets", security(("api_key" = [])), params(("id" = i64, Path), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)), responses((status = 200, body = Vec<RejectedRow>), (status = 404), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/datasets/{id}/rejected", tag = "datasets", operation_id = "list_rejected_rows", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The load"), ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "How many rows (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "How many rows to skip (default 0)")),
+    responses((status = 200, description = "The rows the load rejected, by line", body = Vec<RejectedRow>), (status = 400), (status = 404, description = "No such load")))]
 async fn list_rejected_rows(
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Query(page): Query<Page>,
+    page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Vec<RejectedRow>>, Error> {
     caller.require(AUDITORS)?;
+    let Query(page) = page?;
     let (limit, offset) = page.checked()?;
     state.store.get_load(id).await?.ok_or_else(|| Error::NotFound(format!("no dataset {id}")))?;
     Ok(Json(state.store.rejected_rows(id, limit, offset).await?))

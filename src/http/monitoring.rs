@@ -2,10 +2,11 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::extract::Path;
 use super::{AppState, Caller, EVERYONE, Error, SCREENERS};
 use crate::decisions::{self, DecisionError, DecisionRecord, DecisionRequest, DecisionStatus, check_note};
 use crate::monitoring::{self, Alert, AlertKind, AlertStatus, CloseError, CloseRequest};
@@ -37,8 +38,11 @@ impl From<CloseError> for Error {
 }
 
 /// `POST /v1/decisions`: records a reviewer's decision on one match of a stored screening.
-#[utoipa::path(post, path = "/v1/decisions", tag = "monitoring", security(("api_key" = [])), request_body = DecisionRequest,
-    responses((status = 201, body = DecisionRecord), (status = 400), (status = 404, description = "No such screening"), (status = 401), (status = 403)))]
+#[utoipa::path(post, path = "/v1/decisions", tag = "monitoring", operation_id = "create_decision", security(("api_key" = [])),
+    request_body = DecisionRequest,
+    responses((status = 201, description = "The decision, recorded", body = DecisionRecord),
+        (status = 400, description = "The screening has no such match, its supplier has no id, or the note is empty or too long"),
+        (status = 404, description = "No such screening")))]
 pub async fn decide(
     caller: Caller,
     State(state): State<AppState>,
@@ -65,10 +69,13 @@ pub struct DecisionList {
 }
 
 /// `GET /v1/decisions`: the decisions, newest first, each with whether it is in force.
-#[utoipa::path(get, path = "/v1/decisions", tag = "monitoring", security(("api_key" = [])),
-    params(("supplier_id" = Option<String>, Query), ("status" = Option<String>, Query, description = "in_force, superseded or withdrawn"),
-        ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)"), ("offset" = Option<i64>, Query)),
-    responses((status = 200, body = DecisionList), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/decisions", tag = "monitoring", operation_id = "list_decisions", security(("api_key" = [])),
+    params(("supplier_id" = Option<String>, Query, pattern = "^[^\\u0000]*$", description = "Only the decisions about this supplier"),
+        ("status" = Option<DecisionStatus>, Query, description = "Only the decisions with this status"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "How many (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "How many to skip (default 0)")),
+    responses((status = 200, description = "The decisions, newest first, each with its status", body = DecisionList),
+        (status = 400, description = "An unknown status, or a limit or offset out of range")))]
 pub async fn list_decisions(
     caller: Caller,
     State(state): State<AppState>,
@@ -76,7 +83,7 @@ pub async fn list_decisions(
 ) -> Result<Json<DecisionList>, Error> {
     caller.require(SCREENERS)?;
     let Query(params) = params?;
-    let status = match params.status.as_deref().filter(|status| !status.is_empty()) {
+    let status = match params.status.as_deref() {
         None => None,
         Some(text) => Some(DecisionStatus::parse(text).ok_or_else(|| {
             Error::BadRequest(format!("status must be in_force, superseded or withdrawn, not {text:?}"))
@@ -91,14 +98,18 @@ pub async fn list_decisions(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
+    /// What was checked: not blank, no NUL characters, at most 2,000 characters.
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
     note: String,
 }
 
 /// `POST /v1/decisions/{id}/withdraw`: takes a decision back (it stays in the history,
 /// withdrawn; the decision it superseded, if any, is in force again).
-#[utoipa::path(post, path = "/v1/decisions/{id}/withdraw", tag = "monitoring", security(("api_key" = [])),
-    params(("id" = i64, Path)), request_body = WithdrawRequest,
-    responses((status = 200, body = DecisionRecord), (status = 404), (status = 409, description = "Already withdrawn"), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(post, path = "/v1/decisions/{id}/withdraw", tag = "monitoring", operation_id = "withdraw_decision", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The decision")), request_body = WithdrawRequest,
+    responses((status = 200, description = "The decision, withdrawn", body = DecisionRecord),
+        (status = 400, description = "The note is empty or too long, or the body is not a withdrawal"),
+        (status = 404, description = "No such decision"), (status = 409, description = "Already withdrawn")))]
 pub async fn withdraw_decision(
     caller: Caller,
     State(state): State<AppState>,
@@ -132,11 +143,14 @@ pub struct AlertList {
 }
 
 /// `GET /v1/alerts`: monitoring's alerts, newest first.
-#[utoipa::path(get, path = "/v1/alerts", tag = "monitoring", security(("api_key" = [])),
-    params(("status" = Option<String>, Query, description = "open or closed"), ("kind" = Option<String>, Query, description = "new_match, changed_match, reopened or licence_lost"),
-        ("supplier_id" = Option<String>, Query, description = "Only the alerts about this supplier or agency id"),
-        ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)"), ("offset" = Option<i64>, Query)),
-    responses((status = 200, body = AlertList), (status = 400), (status = 401)))]
+#[utoipa::path(get, path = "/v1/alerts", tag = "monitoring", operation_id = "list_alerts", security(("api_key" = [])),
+    params(("status" = Option<AlertStatus>, Query, description = "Only the open or the closed alerts"),
+        ("kind" = Option<AlertKind>, Query, description = "Only the alerts of this kind"),
+        ("supplier_id" = Option<String>, Query, pattern = "^[^\\u0000]*$", description = "Only the alerts about this supplier or agency id"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "How many (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "How many to skip (default 0)")),
+    responses((status = 200, description = "The alerts, newest first, and the number open", body = AlertList),
+        (status = 400, description = "An unknown status or kind, or a limit or offset out of range")))]
 pub async fn list_alerts(
     caller: Caller,
     State(state): State<AppState>,
@@ -144,14 +158,14 @@ pub async fn list_alerts(
 ) -> Result<Json<AlertList>, Error> {
     caller.require(EVERYONE)?;
     let Query(params) = params?;
-    let status = match params.status.as_deref().filter(|status| !status.is_empty()) {
+    let status = match params.status.as_deref() {
         None => None,
         Some(text) => Some(
             AlertStatus::parse(text)
                 .ok_or_else(|| Error::BadRequest(format!("status must be open or closed, not {text:?}")))?,
         ),
     };
-    let kind = match params.kind.as_deref().filter(|kind| !kind.is_empty()) {
+    let kind = match params.kind.as_deref() {
         None => None,
         Some(text) => Some(AlertKind::parse(text).ok_or_else(|| {
             Error::BadRequest(format!("kind must be new_match, changed_match, reopened or licence_lost, not {text:?}"))
@@ -164,8 +178,9 @@ pub async fn list_alerts(
 }
 
 /// `GET /v1/alerts/{id}`: one alert.
-#[utoipa::path(get, path = "/v1/alerts/{id}", tag = "monitoring", security(("api_key" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = Alert), (status = 404), (status = 401)))]
+#[utoipa::path(get, path = "/v1/alerts/{id}", tag = "monitoring", operation_id = "get_alert", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The alert")),
+    responses((status = 200, description = "The alert", body = Alert), (status = 400), (status = 404, description = "No such alert")))]
 pub async fn get_alert(
     caller: Caller,
     State(state): State<AppState>,
@@ -178,10 +193,12 @@ pub async fn get_alert(
 
 /// `POST /v1/alerts/{id}`: closes an open alert with a note, and with `decision` records
 /// a decision on its match in the same step (officers, auditors and administrators).
-#[utoipa::path(post, path = "/v1/alerts/{id}", tag = "monitoring", security(("api_key" = [])), params(("id" = i64, Path)),
-    request_body = CloseRequest,
-    responses((status = 200, body = Alert), (status = 400), (status = 404), (status = 409, description = "Already closed"), (status = 401),
-        (status = 403, description = "A decision needs the officer, auditor or admin role")))]
+#[utoipa::path(post, path = "/v1/alerts/{id}", tag = "monitoring", operation_id = "close_alert", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The alert")), request_body = CloseRequest,
+    responses((status = 200, description = "The alert, closed", body = Alert),
+        (status = 400, description = "The note is empty or too long, or the body is not a closing request"),
+        (status = 403, description = "The key's role may not use this endpoint, or (a decision) is not officer, auditor or admin"),
+        (status = 404, description = "No such alert"), (status = 409, description = "Already closed")))]
 pub async fn close_alert(
     caller: Caller,
     State(state): State<AppState>,

@@ -3,10 +3,11 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::extract::Path;
 use super::{AppState, Caller, EVERYONE, Error, SCREENERS};
 use crate::matching::{CANDIDATE_BUDGET, Match, SearchQuery, Thresholds};
 use crate::records::{Agency, LicenceEntry, RecordKind, Supplier, WatchlistEntry};
@@ -16,14 +17,18 @@ use crate::store::records::StoredRecord;
 use crate::store::screenings::StoredScreening;
 
 /// `POST /v1/screenings`: screens a supplier or a procurement and stores the screening.
-#[utoipa::path(post, path = "/v1/screenings", tag = "screening", security(("api_key" = [])), request_body = ScreeningRequest, responses((status = 201, body = StoredScreening), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(post, path = "/v1/screenings", tag = "screening", operation_id = "create_screening", security(("api_key" = [])),
+    request_body = ScreeningRequest,
+    responses((status = 201, description = "The screening, stored in the audit trail, with the index version and ruleset digest it used", body = StoredScreening),
+        (status = 400, description = "Neither a supplier nor lines, an empty or over-long supplier name, too many lines, or a body that is not a screening request")))]
 pub async fn create(
     caller: Caller,
     State(state): State<AppState>,
     body: Result<Json<ScreeningRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<StoredScreening>), Error> {
     caller.require(SCREENERS)?;
-    let Json(request) = body?;
+    let Json(mut request) = body?;
+    request.derive_fields();
     if let Some(problem) = request.problem() {
         return Err(Error::BadRequest(problem));
     }
@@ -32,7 +37,10 @@ pub async fn create(
 }
 
 /// `GET /v1/screenings/{id}`: a stored screening, as asked and as answered.
-#[utoipa::path(get, path = "/v1/screenings/{id}", tag = "screening", security(("api_key" = [])), params(("id" = i64, Path)), responses((status = 200, body = StoredScreening), (status = 404), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/screenings/{id}", tag = "screening", operation_id = "get_screening", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The screening")),
+    responses((status = 200, description = "The stored screening: input, result, key, time, dataset version, ruleset digest", body = StoredScreening),
+        (status = 400), (status = 404, description = "No such screening")))]
 pub async fn get(
     caller: Caller,
     State(state): State<AppState>,
@@ -45,7 +53,10 @@ pub async fn get(
 
 /// `GET /v1/screenings/{id}/reproduction`: re-runs a stored screening now and says
 /// whether the result is identical.
-#[utoipa::path(get, path = "/v1/screenings/{id}/reproduction", tag = "screening", security(("api_key" = [])), params(("id" = i64, Path)), responses((status = 200, body = Reproduction), (status = 404), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/screenings/{id}/reproduction", tag = "screening", operation_id = "reproduce_screening", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The screening")),
+    responses((status = 200, description = "The screening run again now, and whether the result is identical", body = Reproduction),
+        (status = 400), (status = 404, description = "No such screening")))]
 pub async fn reproduce(
     caller: Caller,
     State(state): State<AppState>,
@@ -54,6 +65,27 @@ pub async fn reproduce(
     caller.require(SCREENERS)?;
     let stored = state.store.get_screening(id).await?.ok_or_else(|| Error::NotFound(format!("no screening {id}")))?;
     Ok(Json(state.screening.reproduce(&stored).await?))
+}
+
+/// What a search may look for (documentation of the `kind` parameter).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum SearchKind {
+    Agencies,
+    Suppliers,
+    Watchlist,
+}
+
+/// The kinds of record looked up by id (documentation of the `kind` path parameter).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RecordLookupKind {
+    Watchlist,
+    Suppliers,
+    Agencies,
+    Licences,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,7 +99,15 @@ pub struct SearchParams {
 }
 
 /// `GET /v1/search?q=…`: agencies (or `kind=suppliers|watchlist`) by name, tax id or licence number.
-#[utoipa::path(get, path = "/v1/search", tag = "screening", security(("api_key" = [])), params(("q" = String, Query), ("kind" = Option<String>, Query), ("country" = Option<String>, Query), ("region" = Option<String>, Query), ("status" = Option<String>, Query), ("limit" = Option<usize>, Query)), responses((status = 200, body = Vec<Match>), (status = 400), (status = 401)))]
+#[utoipa::path(get, path = "/v1/search", tag = "screening", operation_id = "search", security(("api_key" = [])),
+    params(("q" = String, Query, max_length = 500, description = "A name or part of one, a tax id or a licence number"),
+        ("kind" = Option<SearchKind>, Query, description = "What to search (default agencies)"),
+        ("country" = Option<String>, Query, description = "Only this country: an ISO 3166-1 code or an English, Spanish or Portuguese name"),
+        ("region" = Option<String>, Query, description = "Only this region, as written or as an ISO 3166-2 code"),
+        ("status" = Option<String>, Query, description = "Only this licence status (licensed, suspended, revoked, expired, unlicensed, or their Spanish and Portuguese words)"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 200, description = "How many results (default 20)")),
+    responses((status = 200, description = "The entities found, best first, each with its explanation", body = Vec<Match>),
+        (status = 400, description = "An unknown kind, country or licence status, or a limit out of range")))]
 pub async fn search(
     caller: Caller,
     State(state): State<AppState>,
@@ -75,7 +115,7 @@ pub async fn search(
 ) -> Result<Json<Vec<Match>>, Error> {
     caller.require(EVERYONE)?;
     let Query(params) = params?;
-    let kind = match params.kind.as_deref().filter(|kind| !kind.is_empty()) {
+    let kind = match params.kind.as_deref() {
         None => None,
         Some(text) => match RecordKind::parse(text) {
             Some(kind @ (RecordKind::Agencies | RecordKind::Suppliers | RecordKind::Watchlist)) => Some(kind),
@@ -103,7 +143,8 @@ pub struct RulesetDescription {
 }
 
 /// `GET /v1/ruleset`: the rules screenings are scored with.
-#[utoipa::path(get, path = "/v1/ruleset", tag = "screening", security(("api_key" = [])), responses((status = 200, body = RulesetDescription), (status = 401)))]
+#[utoipa::path(get, path = "/v1/ruleset", tag = "screening", operation_id = "get_ruleset", security(("api_key" = [])),
+    responses((status = 200, description = "The rules' version, digest, rules (with legal basis and action) and lists", body = RulesetDescription)))]
 pub async fn ruleset(caller: Caller, State(state): State<AppState>) -> Result<Json<RulesetDescription>, Error> {
     caller.require(EVERYONE)?;
     let ruleset = state.screening.ruleset();
@@ -123,7 +164,8 @@ pub struct MatchingDescription {
 }
 
 /// `GET /v1/matching`: the match thresholds and the size of the index.
-#[utoipa::path(get, path = "/v1/matching", tag = "screening", security(("api_key" = [])), responses((status = 200, body = MatchingDescription), (status = 401)))]
+#[utoipa::path(get, path = "/v1/matching", tag = "screening", operation_id = "get_matching", security(("api_key" = [])),
+    responses((status = 200, description = "The match thresholds, candidate budget and index size", body = MatchingDescription)))]
 pub async fn matching(caller: Caller, State(state): State<AppState>) -> Result<Json<MatchingDescription>, Error> {
     caller.require(EVERYONE)?;
     let matcher = state.screening.matcher();
@@ -145,9 +187,10 @@ pub struct SourcedRecord {
 
 /// `GET /v1/records/{kind}/{id}`: a watchlist entry, supplier, agency or licence by its
 /// id, from every source that has it.
-#[utoipa::path(get, path = "/v1/records/{kind}/{id}", tag = "screening", security(("api_key" = [])),
-    params(("kind" = String, Path, description = "watchlist, suppliers, agencies or licences"), ("id" = String, Path)),
-    responses((status = 200, body = Vec<SourcedRecord>), (status = 404), (status = 400), (status = 401)))]
+#[utoipa::path(get, path = "/v1/records/{kind}/{id}", tag = "screening", operation_id = "get_record", security(("api_key" = [])),
+    params(("kind" = RecordLookupKind, Path, description = "The record's kind"), ("id" = String, Path, description = "Its id in its source")),
+    responses((status = 200, description = "The record from every source that has it", body = Vec<SourcedRecord>),
+        (status = 400, description = "A kind that cannot be looked up by id"), (status = 404, description = "No record of that kind has that id")))]
 pub async fn record(
     caller: Caller,
     State(state): State<AppState>,
@@ -175,9 +218,9 @@ pub async fn record(
 
 /// `GET /v1/agencies/{id}/suppliers`: the suppliers that name the agency among the
 /// agencies they recruit through, from every source.
-#[utoipa::path(get, path = "/v1/agencies/{id}/suppliers", tag = "screening", security(("api_key" = [])),
+#[utoipa::path(get, path = "/v1/agencies/{id}/suppliers", tag = "screening", operation_id = "list_agency_suppliers", security(("api_key" = [])),
     params(("id" = String, Path, description = "The agency's id")),
-    responses((status = 200, body = Vec<SourcedRecord>), (status = 401)))]
+    responses((status = 200, description = "The suppliers that recruit through the agency (none when it is unknown)", body = Vec<SourcedRecord>)))]
 pub async fn agency_suppliers(
     caller: Caller,
     State(state): State<AppState>,

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::records::RecordKind;
 
 /// The file formats cadena reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// cadena's own CSV columns, or a CSV whose headers the column mapping recognises.

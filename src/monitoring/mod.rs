@@ -236,6 +236,8 @@ pub struct Subject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseRequest {
+    /// What was checked: not blank, no NUL characters, at most 2,000 characters.
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
     pub note: String,
     /// A decision on the alert's match, recorded with the closure.
     #[serde(default)]

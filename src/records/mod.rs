@@ -261,17 +261,26 @@ pub struct WatchlistEntry {
 /// A supplier that a public buyer may award a contract to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Supplier {
+    /// The supplier's id in its source; a name-only screening may leave it out (then
+    /// no reviewer's decision can apply to it).
+    #[serde(default)]
     pub supplier_id: String,
+    /// Not blank, at most 500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub aliases: Vec<String>,
     pub tax_id: Option<String>,
     #[serde(default)]
+    /// Derived from the other fields when the record is read (not part of a request).
+    #[schema(ignore)]
     pub tax_id_key: Option<String>,
     pub country: Option<String>,
     /// The region as written; `region_code` is its ISO 3166-2 code when recognised.
     pub region: Option<String>,
     #[serde(default)]
+    /// Derived from the other fields when the record is read (not part of a request).
+    #[schema(ignore)]
     pub region_code: Option<String>,
     pub sector: Option<String>,
     /// Product descriptions or codes the supplier sells.
@@ -316,7 +325,9 @@ pub struct Supplier {
     /// Whether the supplier recruits only through recruiters certified for fair recruitment.
     #[serde(default)]
     pub certified_recruiter: Option<bool>,
+    /// Columns beyond the known ones, kept as written.
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub extra: Extra,
 }
 
@@ -329,18 +340,26 @@ pub struct Agency {
     pub aliases: Vec<String>,
     pub tax_id: Option<String>,
     #[serde(default)]
+    /// Derived from the other fields when the record is read (not part of a request).
+    #[schema(ignore)]
     pub tax_id_key: Option<String>,
     pub country: Option<String>,
     pub region: Option<String>,
     #[serde(default)]
+    /// Derived from the other fields when the record is read (not part of a request).
+    #[schema(ignore)]
     pub region_code: Option<String>,
     /// The licence the agency claims; the licence register says whether it holds.
     pub licence_number: Option<String>,
     pub licence_status: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub licence_expires: Option<NaiveDate>,
     /// Whether workers pay recruitment fees (OAS WP3 ¶39); `None` when not known.
     pub charges_worker_fees: Option<bool>,
+    /// Columns beyond the known ones, kept as written.
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub extra: Extra,
 }
 
@@ -355,6 +374,8 @@ pub struct ProcurementLine {
     pub supplier_name: Option<String>,
     pub supplier_tax_id: Option<String>,
     #[serde(default)]
+    /// Derived from the other fields when the record is read (not part of a request).
+    #[schema(ignore)]
     pub supplier_tax_id_key: Option<String>,
     pub item_description: Option<String>,
     /// A classification code such as UNSPSC.
@@ -362,14 +383,20 @@ pub struct ProcurementLine {
     pub origin_country: Option<String>,
     pub origin_region: Option<String>,
     #[serde(default)]
+    /// Derived from the other fields when the record is read (not part of a request).
+    #[schema(ignore)]
     pub origin_region_code: Option<String>,
     pub quantity: Option<f64>,
     pub value: Option<f64>,
     pub currency: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub award_date: Option<NaiveDate>,
     #[serde(default)]
     pub agency_ids: Vec<String>,
+    /// Columns beyond the known ones, kept as written.
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub extra: Extra,
 }
 

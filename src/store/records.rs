@@ -312,6 +312,13 @@ impl Store {
         Ok(found)
     }
 
+    /// The watchlists loaded: each source with each list name its entries carry.
+    pub async fn watchlist_lists(&self) -> sqlx::Result<Vec<(String, Option<String>)>> {
+        sqlx::query_as("SELECT DISTINCT source, list FROM watchlist_entries ORDER BY source, list")
+            .fetch_all(&self.pool)
+            .await
+    }
+
     /// How many records of a kind the store holds.
     pub async fn count_records(&self, kind: RecordKind) -> sqlx::Result<i64> {
         let sql = format!("SELECT COUNT(*) FROM {}", kind.table());

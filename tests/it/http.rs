@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use cadena::audit::AuditWorker;
 use cadena::demo;
-use cadena::http::{AppState, ROUTES, router};
+use cadena::http::{AppState, PUBLIC_ROUTES, ROUTES, router};
 use cadena::indexer::Indexer;
 use cadena::ingest::worker::Worker;
 use cadena::matching::index::EntityIndex;
@@ -158,7 +158,24 @@ async fn index_and_datasets_describe_what_is_loaded(store: Store) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(index["records"]["suppliers"], 6);
     assert_eq!(index["records"]["watchlist"], 6);
-    assert!(index["endpoints"].as_array().unwrap().iter().any(|endpoint| endpoint == "POST /v1/screenings"));
+    let endpoints: Vec<&str> = index["endpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    for public in [
+        "GET /",
+        "GET /healthz",
+        "GET /readyz",
+        "GET /metrics",
+        "GET /openapi.json",
+        "GET /ui/",
+        "GET /reconcile",
+        "GET /reconcile/preview",
+        "POST /reconcile",
+        "GET /reconcile/suggest/entity",
+        "POST /match/{dataset}",
+        "POST /v1/screenings",
+    ] {
+        assert!(endpoints.contains(&public), "GET / does not list {public}: {endpoints:?}");
+    }
+    assert_eq!(endpoints.len(), ROUTES.len() + PUBLIC_ROUTES.len());
 
     let (status, datasets) = api.get("/v1/datasets?limit=2", Role::Auditor).await;
     assert_eq!(status, StatusCode::OK);
@@ -228,8 +245,10 @@ async fn every_endpoint_admits_exactly_its_roles(store: Store) {
         let uri = path
             .replace("{kind}/{id}", "agencies/DEMO-A-001")
             .replace("{id}", if path.starts_with("/v1/audits/") { &audit_id } else { "1" })
+            .replace("{dataset}", "default")
             + match (*method, *path) {
                 (_, "/v1/search") => "?q=ficticia",
+                (_, "/reconcile/suggest/entity") => "?prefix=ficticia",
                 ("POST", "/v1/datasets") => "?kind=licences&name=licences.csv",
                 ("POST", "/v1/audits") => "?name=procurements.csv",
                 _ => "",
@@ -242,6 +261,16 @@ async fn every_endpoint_admits_exactly_its_roles(store: Store) {
             }
             ("POST", "/v1/datasets") => Some(("text/csv", b"licence_number,holder_name\nL-9,Agencia Nueva\n".to_vec())),
             ("POST", "/v1/audits") => Some(("text/csv", DEMO_PROCUREMENTS.as_bytes().to_vec())),
+            ("POST", "/match/{dataset}") => Some((
+                "application/json",
+                json!({ "queries": { "q": { "schema": "Company", "properties": { "name": ["Minera Ficticia"] } } } })
+                    .to_string()
+                    .into_bytes(),
+            )),
+            ("POST", "/reconcile") => Some((
+                "application/x-www-form-urlencoded",
+                b"queries=%7B%22q%22%3A%7B%22query%22%3A%22Minera%22%7D%7D".to_vec(),
+            )),
             _ => None,
         };
         for (key, what) in
@@ -669,9 +698,70 @@ async fn the_openapi_document_describes_exactly_the_routes(store: Store) {
     }
     documented.sort();
     let mut routes: Vec<String> = ROUTES.iter().map(|(method, path, _)| format!("{method} {path}")).collect();
-    routes.extend(["GET /", "GET /healthz", "GET /readyz", "GET /metrics"].map(str::to_owned));
+    routes.extend(
+        PUBLIC_ROUTES.iter().filter(|(_, path)| *path != "/ui/").map(|(method, path)| format!("{method} {path}")),
+    );
     routes.sort();
     assert_eq!(documented, routes);
+    // What a client generator needs: a licence name, unique operation ids, and a
+    // description for every response; every error answer has the JSON error body.
+    assert!(!document["info"]["license"]["name"].as_str().unwrap().is_empty());
+    let mut operation_ids = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            operation_ids.push(operation["operationId"].as_str().unwrap().to_owned());
+            let responses = operation["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(!description.is_empty(), "{method} {path} {status} has no description");
+                if status.starts_with('4') {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+            let needs_key = operation.get("security").is_some();
+            for status in ["408"].iter().chain(if needs_key { &["401", "403", "429"][..] } else { &[][..] }) {
+                assert!(responses.contains_key(*status), "{method} {path} does not list {status}");
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(responses.contains_key("413"), "{method} {path} does not list 413");
+            }
+        }
+    }
+    let n_operations = operation_ids.len();
+    operation_ids.sort();
+    operation_ids.dedup();
+    assert_eq!(operation_ids.len(), n_operations, "operation ids repeat: {operation_ids:?}");
+    // Derived fields are not asked for, and a name-only screening needs no supplier id.
+    let supplier = &document["components"]["schemas"]["Supplier"];
+    for derived in ["tax_id_key", "region_code"] {
+        assert!(supplier["properties"].get(derived).is_none(), "{derived} is in the request schema");
+    }
+    assert_eq!(supplier["required"], json!(["name"]));
+    assert_eq!(supplier["properties"]["name"]["minLength"], 1);
+    let line = &document["components"]["schemas"]["ProcurementLine"];
+    for derived in ["supplier_tax_id_key", "origin_region_code"] {
+        assert!(line["properties"].get(derived).is_none(), "{derived} is in the request schema");
+    }
+    let officer = Some(api.key(Role::Officer));
+    let name_only =
+        json!({ "supplier": { "name": "Minera Ficticia Oro Verde SAC", "region": "Madre de Dios", "country": "PE" } });
+    let (status, screening) = api.call("POST", "/v1/screenings", officer, Some(name_only)).await;
+    assert_eq!(status, StatusCode::CREATED, "{screening}");
+    assert_eq!(screening["input"]["supplier"]["region_code"], "PE-MDD", "derived fields are derived");
+    // Paging parameters say their ranges, and the server keeps to them.
+    let rejected = &document["paths"]["/v1/datasets/{id}/rejected"]["get"]["parameters"];
+    let parameter =
+        |name: &str| rejected.as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["schema"].clone();
+    assert_eq!((parameter("offset")["minimum"].clone(), parameter("limit")["minimum"].clone()), (json!(0), json!(1)));
+    assert_eq!(parameter("limit")["maximum"], 1000);
+    let (status, body) = api.get("/v1/datasets/1/rejected?offset=-1", Role::Auditor).await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("offset must not be negative, not -1")));
+    let (status, body) = api.get("/v1/datasets/x/rejected", Role::Auditor).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].is_string(), "a bad path parameter gets the JSON error body: {body}");
     // Every documented route answers (not 404 or 405) through the real router.
     for route in &routes {
         let (method, path) = route.split_once(' ').unwrap();

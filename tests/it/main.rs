@@ -11,6 +11,7 @@ mod import;
 mod ingest;
 mod matching;
 mod monitoring;
+mod protocols;
 mod reliability;
 mod replicas;
 mod rules;
