@@ -354,8 +354,15 @@ fn watchlist_hit(found: &Match) -> Option<WatchlistHit> {
 /// A one-line explanation of a match for a report cell.
 pub fn explain(found: &Match) -> String {
     let e = &found.explanation;
-    let pairs: Vec<String> =
-        e.word_pairs.iter().map(|pair| format!("{}~{} {:.2}", pair.query, pair.listed, pair.similarity)).collect();
+    let pairs: Vec<String> = e
+        .word_pairs
+        .iter()
+        .map(|pair| {
+            let note = pair.basis.note();
+            let note = if note.is_empty() { String::new() } else { format!(" ({note})") };
+            format!("{}~{} {:.2}{note}", pair.query, pair.listed, pair.similarity)
+        })
+        .collect();
     let mut text =
         format!("\"{}\" matched \"{}\" (name {:.3}: {})", e.query_name, e.matched_name, e.name_score, pairs.join(", "));
     if !e.unmatched_query_words.is_empty() || !e.unmatched_listed_words.is_empty() {

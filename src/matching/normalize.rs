@@ -3,17 +3,19 @@
 //! `"Minera Ficticia Oro Verde S.A.C."` becomes `minera ficticia oro verde sac`, with
 //! `sac` tagged as a legal form. The steps, in order:
 //!
+//! 0. HTML character references decoded (`&amp;`, `&#233;`, `&AMP`);
 //! 1. transliteration to ASCII ([`deunicode`]: accents folded, non-Latin scripts romanised);
 //! 2. lower case; apostrophes dropped inside words (`EHLEKTR'ONIKS` → `ehlektroniks`);
 //! 3. split on everything that is not a letter or digit;
 //! 4. runs of single letters joined (`S.A.C.` → `sac`, `N. V.` → `nv`, `D S M` → `dsm`);
-//! 5. each word classified: legal form (longest phrase from `legal_forms.txt`, which cites
-//!    its source), generic business word, particle, or a regular (distinctive) word.
+//! 5. each word classified: legal form (longest phrase from `legal_forms.txt` or
+//!    `legal_form_kinds.txt`, which cite their sources; the second also gives each form's
+//!    kind, so that `ООО`, `LLC` and `Limited Liability Company` are known to be one form), generic business word, particle, or a regular (distinctive) word.
 //!
 //! Classification never drops a word: scoring down-weights legal forms, generic words and
 //! particles so that they can neither create a match nor, by their absence, break one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 /// What a word contributes to a name's identity.
@@ -65,13 +67,29 @@ const MAX_LEGAL_FORM_WORDS: usize = 5;
 const FUZZY_LEGAL_FORM_MIN_LEN: usize = 9;
 const FUZZY_LEGAL_FORM_SIMILARITY: f64 = 0.95;
 
+/// The first column of a tab-separated table, without comments and blank lines.
+fn table_lines(table: &'static str) -> impl Iterator<Item = (&'static str, &'static str)> {
+    table.lines().filter(|line| !line.starts_with('#') && !line.trim().is_empty()).map(|line| {
+        let (first, rest) = line.split_once('\t').unwrap_or((line, ""));
+        (first.trim(), rest.trim())
+    })
+}
+
+/// Legal forms of one kind across languages and scripts (`ooo`, `llc`, `obshchestvo s
+/// ogranichennoi otvetstvennostiu` → `limited liability company`), from
+/// `legal_form_kinds.txt`, which cites its sources.
+static LEGAL_FORM_KINDS: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| table_lines(include_str!("legal_form_kinds.txt")).collect());
+
 static LEGAL_FORMS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("legal_forms.txt")
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-        .map(|line| line.split('\t').next().unwrap_or(line).trim())
-        .collect()
+    table_lines(include_str!("legal_forms.txt")).map(|(form, _)| form).chain(LEGAL_FORM_KINDS.keys().copied()).collect()
 });
+
+/// The canonical kind of a legal form written as normalised words (`"ooo"`, `"joint stock
+/// company"`, `"you xian gong si"`), when the kinds table knows it.
+pub fn legal_form_kind(form: &str) -> Option<&'static str> {
+    LEGAL_FORM_KINDS.get(form).copied()
+}
 
 /// The long one-word legal forms, for recognising misspellings.
 static LONG_LEGAL_FORMS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
@@ -238,7 +256,19 @@ pub fn normalize(raw: &str) -> NormalizedName {
     // Word pairing is quadratic in the words of the two names; no real name is this long,
     // and a hostile one must not cost seconds.
     words.truncate(MAX_WORDS);
-    NormalizedName { words: classify(numbers_as_digits(words)) }
+    NormalizedName { words: classify(numbers_as_digits(words), true) }
+}
+
+/// Whether a name has a distinctive word of its own: not only legal forms, places,
+/// generic words and particles (`IRIB` has, `Thailand` and `Pvt. Ltd.` have not).
+pub fn has_distinctive_word(raw: &str) -> bool {
+    let mut words = split(raw);
+    words.truncate(MAX_WORDS);
+    for word in &mut words {
+        word.in_parentheses = false;
+        word.clause = 0;
+    }
+    classify(numbers_as_digits(words), false).iter().any(|word| word.class == WordClass::Regular)
 }
 
 /// The most words of a name that matching looks at; the rest are ignored.
@@ -306,7 +336,7 @@ fn numbers_as_digits(words: Vec<RawWord>) -> Vec<RawWord> {
 
 /// Steps 1–4: ASCII, lower case, split, single letters joined.
 fn split(raw: &str) -> Vec<RawWord> {
-    let ascii = deunicode::deunicode(raw).to_ascii_lowercase();
+    let ascii = deunicode::deunicode(&decode_html(raw)).to_ascii_lowercase();
     let mut words: Vec<RawWord> = Vec::new();
     let mut current = String::new();
     let mut depth: usize = 0;
@@ -341,6 +371,38 @@ fn split(raw: &str) -> Vec<RawWord> {
     words
 }
 
+/// The HTML5 references that are also recognised in upper case and without their `;`
+/// (the "legacy" entries of the WHATWG named character reference table), as names copied
+/// out of web pages carry them: `PHARMACIA &AMP UPJOHN`.
+const LEGACY_HTML_REFERENCES: &[(&str, &str)] =
+    &[("&amp", "&"), ("&quot", "\""), ("&lt", "<"), ("&gt", ">"), ("&apos", "'"), ("&nbsp", " ")];
+
+/// Step 0: HTML character references decoded (`&amp;`, `&#39;`, `&eacute;`, `&AMP`), so
+/// that markup left in a name is read as the characters it stands for, not as words.
+fn decode_html(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.contains('&') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut text = html_escape::decode_html_entities(raw).into_owned();
+    for (reference, character) in LEGACY_HTML_REFERENCES {
+        let mut start = 0;
+        while let Some(found) = text[start..].to_ascii_lowercase().find(reference) {
+            let at = start + found;
+            let mut end = at + reference.len();
+            if text[end..].starts_with(';') {
+                end += 1;
+            } else if text[end..].starts_with(|ch: char| ch.is_ascii_alphanumeric()) {
+                // `&ampere`, `&AMPLE`: not a reference.
+                start = end;
+                continue;
+            }
+            text.replace_range(at..end, character);
+            start = at + character.len();
+        }
+    }
+    std::borrow::Cow::Owned(text)
+}
+
 /// Ends the current word; a single letter following another single letter joins it.
 fn push_word(words: &mut Vec<RawWord>, current: &mut String, in_parentheses: bool, clause: usize) {
     if current.is_empty() {
@@ -359,8 +421,9 @@ fn push_word(words: &mut Vec<RawWord>, current: &mut String, in_parentheses: boo
 }
 
 /// Step 5: tags legal-form phrases (longest first), then particles, generic words,
-/// places and qualifiers.
-fn classify(words: Vec<RawWord>) -> Vec<Word> {
+/// places and qualifiers; with `keep_identity`, a name without a distinctive word keeps
+/// its legal forms and qualifiers as regular words.
+fn classify(words: Vec<RawWord>, keep_identity: bool) -> Vec<Word> {
     let texts: Vec<&str> = words.iter().map(|word| word.text.as_str()).collect();
     let mut classes = vec![WordClass::Regular; words.len()];
     let mut start = 0;
@@ -398,7 +461,7 @@ fn classify(words: Vec<RawWord>) -> Vec<Word> {
         };
     }
     // A name with no distinctive word ("Compañía S.A.", "Holland") keeps its words as its identity.
-    if !classes.contains(&WordClass::Regular) {
+    if keep_identity && !classes.contains(&WordClass::Regular) {
         for class in classes.iter_mut().filter(|class| matches!(class, WordClass::LegalForm | WordClass::Qualifier)) {
             *class = WordClass::Regular;
         }
@@ -468,6 +531,38 @@ mod tests {
         let classes: Vec<_> = name.words.iter().map(|w| w.class).collect();
         use WordClass::*;
         assert_eq!(classes, vec![Generic, Generic, Particle, Regular, Particle, Generic]);
+    }
+
+    #[test]
+    fn html_references_are_read_as_characters() {
+        // PATSTAT dev cluster 26809672 carries "PHARMACIA &AMP" for Pharmacia & Upjohn.
+        assert_eq!(normalize("PHARMACIA &AMP UPJOHN").text(), "pharmacia upjohn");
+        assert_eq!(normalize("Pharmacia &amp; Upjohn").text(), "pharmacia upjohn");
+        assert_eq!(normalize("Caf&eacute; O&#39;Brien").text(), "cafe obrien");
+        assert_eq!(normalize("AMPLE &AMPLIFIERS").text(), "ample amplifiers");
+    }
+
+    #[test]
+    fn legal_forms_of_one_kind_across_scripts_are_known() {
+        for (raw, kind) in [
+            ("ООО", "limited liability company"),
+            ("OOO", "limited liability company"),
+            ("Limited Liability Company", "limited liability company"),
+            ("Общество с ограниченной ответственностью", "limited liability company"),
+            ("mas'uliyati cheklangan jamiyati", "limited liability company"),
+            ("有限公司", "limited liability company"),
+            ("Co., Ltd.", "limited liability company"),
+            ("АО", "joint stock company"),
+            ("J.S.C.", "joint stock company"),
+            ("ПАО", "public joint stock company"),
+            ("ЗАО", "closed joint stock company"),
+            ("ОАО", "open joint stock company"),
+        ] {
+            let name = normalize(&format!("Kompel {raw}"));
+            assert!(name.words[1..].iter().all(|word| word.class == WordClass::LegalForm), "{raw}: {name:?}");
+            let form: Vec<&str> = name.words[1..].iter().map(|word| word.text.as_str()).collect();
+            assert_eq!(legal_form_kind(&form.join(" ")), Some(kind), "{raw}: {name:?}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::normalize::{NormalizedName, WordClass};
+use super::normalize::{NormalizedName, WordClass, legal_form_kind};
 
 /// Below this, two words are treated as different (similarity 0).
 pub const MIN_WORD_SIMILARITY: f64 = 0.8;
@@ -30,6 +30,40 @@ pub fn class_weight(class: WordClass) -> f64 {
     }
 }
 
+/// Why two words (or runs of words) were paired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PairBasis {
+    /// The same letters, or nearly (a typo, a missing accent).
+    Spelling,
+    /// One word of one name is several of the other run together (`stmicroelectronics` ↔
+    /// `st microelectronics`).
+    Joined,
+    /// A short form of the word (`intl` ↔ `international`).
+    Abbreviation,
+    /// The initials of several words (`pla` ↔ `peoples liberation army`).
+    Acronym,
+    /// Two legal forms of the same kind in different languages or scripts (`ooo` ↔ `llc`,
+    /// `ao` ↔ `joint stock company`), by `legal_form_kinds.txt`.
+    LegalFormEquivalent,
+    /// Two legal forms not known to be of one kind: they neither make nor break a match.
+    LegalForm,
+}
+
+impl PairBasis {
+    /// How a report says it, empty for plain spelling.
+    pub fn note(self) -> &'static str {
+        match self {
+            PairBasis::Spelling => "",
+            PairBasis::Joined => "joined",
+            PairBasis::Abbreviation => "abbreviation",
+            PairBasis::Acronym => "acronym",
+            PairBasis::LegalFormEquivalent => "legal-form equivalent",
+            PairBasis::LegalForm => "legal form",
+        }
+    }
+}
+
 /// One pairing of words between the query name and the listed name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WordPair {
@@ -40,6 +74,8 @@ pub struct WordPair {
     pub similarity: f64,
     /// The combined weight of the words in the pair.
     pub weight: f64,
+    /// Why the words were paired.
+    pub basis: PairBasis,
 }
 
 /// The result of comparing two names, with everything needed to explain it.
@@ -55,8 +91,13 @@ pub struct NameComparison {
 
 /// The similarity of two single words, 0 when below [`MIN_WORD_SIMILARITY`].
 pub fn word_similarity(a: &str, b: &str) -> f64 {
+    word_evidence(a, b).0
+}
+
+/// [`word_similarity`] and what it rests on.
+fn word_evidence(a: &str, b: &str) -> (f64, PairBasis) {
     if a == b {
-        return 1.0;
+        return (1.0, PairBasis::Spelling);
     }
     let longest = a.len().max(b.len());
     let mut similarity = if longest <= 4 {
@@ -65,10 +106,12 @@ pub fn word_similarity(a: &str, b: &str) -> f64 {
     } else {
         strsim::jaro_winkler(a, b)
     };
-    if is_abbreviation(a, b) || is_abbreviation(b, a) {
-        similarity = similarity.max(ABBREVIATION_SIMILARITY);
+    let mut basis = PairBasis::Spelling;
+    if (is_abbreviation(a, b) || is_abbreviation(b, a)) && similarity < ABBREVIATION_SIMILARITY {
+        similarity = ABBREVIATION_SIMILARITY;
+        basis = PairBasis::Abbreviation;
     }
-    if similarity >= MIN_WORD_SIMILARITY { similarity } else { 0.0 }
+    if similarity >= MIN_WORD_SIMILARITY { (similarity, basis) } else { (0.0, basis) }
 }
 
 /// The similarity given to an abbreviation and its word (`intl` ↔ `international`).
@@ -106,6 +149,8 @@ fn counted(similarity: f64) -> f64 {
 struct Side<'a> {
     texts: Vec<&'a str>,
     legal_form: Vec<bool>,
+    /// Each run of legal-form words, with its kind when the kinds table knows it.
+    legal_runs: Vec<(Span, Option<&'static str>)>,
     weights: Vec<f64>,
     used: Vec<bool>,
 }
@@ -115,16 +160,29 @@ impl<'a> Side<'a> {
         let texts: Vec<&str> = name.words.iter().map(|word| word.text.as_str()).collect();
         let mut weights: Vec<f64> = name.words.iter().map(|word| class_weight(word.class)).collect();
         // A legal form weighs the same whether written in one word or several ("OAO" / "open joint stock company").
+        let mut legal_runs = Vec::new();
         let mut start = 0;
         while start < name.words.len() {
             let run = name.words[start..].iter().take_while(|word| word.class == WordClass::LegalForm).count();
             for weight in &mut weights[start..start + run] {
                 *weight /= run as f64;
             }
+            if run > 0 {
+                let kind = legal_form_kind(&texts[start..start + run].join(" "));
+                legal_runs.push((Span { start, len: run }, kind));
+            }
             start += run.max(1);
         }
         let legal_form = name.words.iter().map(|word| word.class == WordClass::LegalForm).collect();
-        Side { used: vec![false; texts.len()], texts, legal_form, weights }
+        Side { used: vec![false; texts.len()], texts, legal_form, legal_runs, weights }
+    }
+
+    /// The kind of the legal form that word `index` belongs to, when known.
+    fn kind_of(&self, index: usize) -> Option<&'static str> {
+        self.legal_runs
+            .iter()
+            .find(|(span, _)| (span.start..span.start + span.len).contains(&index))
+            .and_then(|(_, kind)| *kind)
     }
 
     fn total_weight(&self) -> f64 {
@@ -162,6 +220,7 @@ struct Span {
 /// A possible pairing of a span of the query with a span of the listed name.
 struct Candidate {
     similarity: f64,
+    basis: PairBasis,
     words: usize,
     weight: f64,
     query: Span,
@@ -178,13 +237,22 @@ pub fn compare(query: &NormalizedName, listed: &NormalizedName) -> NameCompariso
     for i in 0..q.texts.len() {
         for j in 0..l.texts.len() {
             let single = |start| Span { start, len: 1 };
-            let similarity = if q.legal_form[i] && l.legal_form[j] {
-                // Any legal form stands for any other: "Ltd" and "Limited", "S.A." and "S.A.C.".
-                1.0
+            let evidence = if q.legal_form[i] && l.legal_form[j] {
+                // Any legal form stands for any other ("Ltd" and "Limited", "S.A." and
+                // "S.A.C."); the explanation says when the two are known to be one kind
+                // across languages ("ООО" and "LLC").
+                let basis = if q.texts[i] == l.texts[j] {
+                    PairBasis::Spelling
+                } else if q.kind_of(i).is_some() && q.kind_of(i) == l.kind_of(j) {
+                    PairBasis::LegalFormEquivalent
+                } else {
+                    PairBasis::LegalForm
+                };
+                (1.0, basis)
             } else {
-                word_similarity(q.texts[i], l.texts[j])
+                word_evidence(q.texts[i], l.texts[j])
             };
-            push_candidate(&mut candidates, &q, &l, single(i), single(j), similarity);
+            push_candidate(&mut candidates, &q, &l, single(i), single(j), evidence);
             for len in 2..=MAX_ACRONYM {
                 if j + len <= l.texts.len() {
                     let span = Span { start: j, len };
@@ -218,6 +286,7 @@ pub fn compare(query: &NormalizedName, listed: &NormalizedName) -> NameCompariso
             listed: l.span_text(candidate.listed, " "),
             similarity: candidate.similarity,
             weight: candidate.weight,
+            basis: candidate.basis,
         });
     }
 
@@ -226,17 +295,25 @@ pub fn compare(query: &NormalizedName, listed: &NormalizedName) -> NameCompariso
     NameComparison { score, pairs, unmatched_query: q.unmatched(), unmatched_listed: l.unmatched() }
 }
 
-fn push_candidate(candidates: &mut Vec<Candidate>, q: &Side, l: &Side, query: Span, listed: Span, similarity: f64) {
+fn push_candidate(
+    candidates: &mut Vec<Candidate>,
+    q: &Side,
+    l: &Side,
+    query: Span,
+    listed: Span,
+    (similarity, basis): (f64, PairBasis),
+) {
     if similarity > 0.0 {
         let weight = q.span_weight(query) + l.span_weight(listed);
-        candidates.push(Candidate { similarity, words: query.len + listed.len, weight, query, listed });
+        candidates.push(Candidate { similarity, basis, words: query.len + listed.len, weight, query, listed });
     }
 }
 
 /// How similar one word is to several words of the other name: run together
 /// (`gistbrocades` ↔ `gist brocades`) or as their acronym (`pla` ↔ `peoples liberation army`).
-fn span_similarity(word: &str, side: &Side, span: Span) -> f64 {
+fn span_similarity(word: &str, side: &Side, span: Span) -> (f64, PairBasis) {
     let mut similarity = 0.0;
+    let mut basis = PairBasis::Joined;
     if span.len <= MAX_RUN_TOGETHER {
         let joined = side.span_text(span, "");
         if joined.len().abs_diff(word.len()) <= 2 {
@@ -249,10 +326,11 @@ fn span_similarity(word: &str, side: &Side, span: Span) -> f64 {
             .iter()
             .zip(word.bytes())
             .all(|(text, initial)| text.as_bytes()[0] == initial);
-    if is_acronym {
-        similarity = f64::max(similarity, ACRONYM_SIMILARITY);
+    if is_acronym && similarity < ACRONYM_SIMILARITY {
+        similarity = ACRONYM_SIMILARITY;
+        basis = PairBasis::Acronym;
     }
-    similarity
+    (similarity, basis)
 }
 
 #[cfg(test)]
@@ -284,6 +362,24 @@ mod tests {
     fn legal_forms_neither_make_nor_break_a_match() {
         assert!(score("Minera Oro Verde S.A.C.", "Minera Oro Verde") > 0.9);
         assert!(score("Alfa S.A.C.", "Omega S.A.C.") < 0.2);
+    }
+
+    #[test]
+    fn legal_forms_of_one_kind_pair_whole_and_say_so() {
+        // EU sanctions aliases dev, cluster eu32006R0765-39: two aliases of one company.
+        let comparison = compare(
+            &normalize("OOO ‘Рузэкспедиция’"),
+            &normalize("OBSHCHESTVO S OGRANICHENNOI OTVETSTVENNOSTYU RUZEKSPEDITSIYA"),
+        );
+        let form = comparison.pairs.iter().find(|pair| pair.query == "ooo").expect("ooo paired");
+        assert_eq!(form.basis, PairBasis::LegalFormEquivalent);
+        assert!(comparison.score >= 0.9, "{comparison:?}");
+        // Forms of different kinds still neither make nor break a match, but are not called equivalent.
+        let comparison = compare(&normalize("Alfa LLC"), &normalize("Alfa GmbH"));
+        assert_eq!(
+            comparison.pairs.iter().find(|pair| pair.query == "llc").map(|pair| pair.basis),
+            Some(PairBasis::LegalForm)
+        );
     }
 
     #[test]
