@@ -43,7 +43,7 @@ const WRITER_MEMORY: usize = 200_000_000;
 
 /// The layout of the index's documents (fields and terms). Change it with the layout:
 /// an index stamped with another layout is rebuilt from the store when it is opened.
-pub const INDEX_FORMAT: u32 = 2;
+pub const INDEX_FORMAT: u32 = 3;
 
 /// What an index commit reflects, kept as its tantivy commit payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

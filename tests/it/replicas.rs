@@ -212,19 +212,27 @@ async fn a_killed_replica_s_audit_chunks_are_taken_over_after_the_lease() {
         .unwrap()
         .unwrap();
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let doomed = Server::start(db.cadena(dirs[0].path()));
-    let doomed_pid = doomed.pid().to_string();
-    let mut held_by_doomed = None;
-    wait_for("the first server to hold a chunk", 60, async || {
-        held_by_doomed = chunk_workers(store, audit.id).await.into_iter().find(|(_, status, worker)| {
-            status == "running" && worker.as_deref().is_some_and(|worker| host_and_pid(worker).1 == doomed_pid)
-        });
-        held_by_doomed.is_some()
-    })
-    .await;
+    // Kill a server in the middle of a chunk. It may finish the chunk it was seen holding
+    // before the kill lands; then a chunk it still held at its death is wanted, so a new
+    // one is started and killed again.
+    let mut held_at_death = None;
+    for _ in 0..5 {
+        let doomed = Server::start(db.cadena(dirs[0].path()));
+        let doomed_pid = doomed.pid().to_string();
+        let held_by = async || {
+            chunk_workers(store, audit.id).await.into_iter().find(|(_, status, worker)| {
+                status == "running" && worker.as_deref().is_some_and(|worker| host_and_pid(worker).1 == doomed_pid)
+            })
+        };
+        wait_for("the first server to hold a chunk", 60, async || held_by().await.is_some()).await;
+        drop(doomed); // SIGKILL.
+        held_at_death = held_by().await;
+        if held_at_death.is_some() {
+            break;
+        }
+    }
+    let (held_chunk, _, dead_worker) = held_at_death.expect("a server killed while holding a chunk");
     let survivor = Server::start(db.cadena(dirs[1].path()));
-    drop(doomed); // SIGKILL in the middle of a chunk.
-    let (held_chunk, _, dead_worker) = held_by_doomed.unwrap();
 
     wait_for("the surviving server to finish the audit", 120, async || {
         store.get_audit(audit.id).await.unwrap().unwrap().status == "completed"
