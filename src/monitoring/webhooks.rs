@@ -100,10 +100,15 @@ pub struct Deliverer {
     policy: RetryPolicy,
 }
 
+/// Makes ring the process's TLS provider, which every HTTP client (reqwest over rustls,
+/// built without a default provider) needs before it is built. A second call finds it set.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Deliverer {
     pub fn new(store: Store, policy: RetryPolicy) -> anyhow::Result<Deliverer> {
-        // rustls is built without a default provider; ring is it (a second call finds it set).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())

@@ -61,6 +61,7 @@ struct Client {
 
 impl Client {
     fn new(server: &Server, key: &str) -> Client {
+        cadena::monitoring::webhooks::install_tls_provider();
         Client { http: reqwest::Client::new(), url: server.url.clone(), key: key.to_owned() }
     }
 
