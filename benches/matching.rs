@@ -249,56 +249,6 @@ fn peak_rss() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// The common words of the dense vocabulary (those of `perf_1m.sh dense`).
-const DENSE_PLACES: &[&str] = &[
-    "Andina", "Pacifico", "Global", "Norte", "Sur", "Central", "Inca", "Amazonas", "Costa", "Sierra", "Nova", "Delta",
-    "Atlas", "Union", "Progreso", "Federal", "Royal", "Eastern", "Western", "Metro",
-];
-const DENSE_SECTORS: &[&str] = &[
-    "Textil",
-    "Minera",
-    "Agro",
-    "Maderas",
-    "Logistica",
-    "Servicios",
-    "Comercial",
-    "Industrial",
-    "Electronics",
-    "Foods",
-    "Pesquera",
-    "Constructora",
-    "Farma",
-    "Energia",
-    "Transportes",
-    "Holding",
-    "Trading",
-    "Cafe",
-    "Metals",
-    "Plasticos",
-];
-const DENSE_SURNAMES: &[&str] = &[
-    "Garcia",
-    "Rodriguez",
-    "Silva",
-    "Santos",
-    "Quispe",
-    "Mamani",
-    "Lopez",
-    "Perez",
-    "Flores",
-    "Torres",
-    "Huaman",
-    "Oliveira",
-    "Souza",
-    "Chen",
-    "Wang",
-    "Smith",
-    "Muller",
-    "Rossi",
-    "Kumar",
-    "Nguyen",
-];
-
 /// Deterministic generator of plausible company names in Spanish, Portuguese, English,
 /// Dutch and German: invented words, surnames, sector words, places and legal forms.
 struct NameGenerator {
@@ -542,12 +492,16 @@ impl NameGenerator {
     /// half the time a surname, then a legal form.
     fn dense_company(&mut self) -> String {
         let mut words: Vec<&str> = if self.next().is_multiple_of(2) {
-            vec![self.pick(DENSE_PLACES), self.pick(DENSE_SECTORS)]
+            vec![self.pick(evaluation::DENSE_PLACES), self.pick(evaluation::DENSE_SECTORS)]
         } else {
-            vec![self.pick(DENSE_SURNAMES), self.pick(DENSE_SECTORS), self.pick(DENSE_PLACES)]
+            vec![
+                self.pick(evaluation::DENSE_SURNAMES),
+                self.pick(evaluation::DENSE_SECTORS),
+                self.pick(evaluation::DENSE_PLACES),
+            ]
         };
         if self.next().is_multiple_of(2) {
-            words.push(self.pick(DENSE_SURNAMES));
+            words.push(self.pick(evaluation::DENSE_SURNAMES));
         }
         words.push(self.pick(LEGAL_FORMS));
         words.join(" ").trim().to_owned()

@@ -240,3 +240,54 @@ pub fn shared_data_dir() -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
 }
+
+/// The dense vocabulary of `../shared/tools/perf_1m.sh dense`: a register where every
+/// word is common (20 places, 20 sectors, 20 surnames), for the matching benchmark and tests.
+pub const DENSE_PLACES: &[&str] = &[
+    "Andina", "Pacifico", "Global", "Norte", "Sur", "Central", "Inca", "Amazonas", "Costa", "Sierra", "Nova", "Delta",
+    "Atlas", "Union", "Progreso", "Federal", "Royal", "Eastern", "Western", "Metro",
+];
+pub const DENSE_SECTORS: &[&str] = &[
+    "Textil",
+    "Minera",
+    "Agro",
+    "Maderas",
+    "Logistica",
+    "Servicios",
+    "Comercial",
+    "Industrial",
+    "Electronics",
+    "Foods",
+    "Pesquera",
+    "Constructora",
+    "Farma",
+    "Energia",
+    "Transportes",
+    "Holding",
+    "Trading",
+    "Cafe",
+    "Metals",
+    "Plasticos",
+];
+pub const DENSE_SURNAMES: &[&str] = &[
+    "Garcia",
+    "Rodriguez",
+    "Silva",
+    "Santos",
+    "Quispe",
+    "Mamani",
+    "Lopez",
+    "Perez",
+    "Flores",
+    "Torres",
+    "Huaman",
+    "Oliveira",
+    "Souza",
+    "Chen",
+    "Wang",
+    "Smith",
+    "Muller",
+    "Rossi",
+    "Kumar",
+    "Nguyen",
+];

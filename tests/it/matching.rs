@@ -402,58 +402,10 @@ async fn the_worker_updates_the_index_after_each_load(store: Store) {
 /// word pairs and whole-name key; it must still be found first, reordered or misspelt.
 #[test]
 fn names_of_common_words_are_found_through_their_pairs() {
-    const SURNAMES: [&str; 20] = [
-        "Garcia",
-        "Rodriguez",
-        "Silva",
-        "Santos",
-        "Quispe",
-        "Mamani",
-        "Lopez",
-        "Perez",
-        "Flores",
-        "Torres",
-        "Huaman",
-        "Oliveira",
-        "Souza",
-        "Chen",
-        "Wang",
-        "Smith",
-        "Muller",
-        "Rossi",
-        "Kumar",
-        "Nguyen",
-    ];
-    const SECTORS: [&str; 20] = [
-        "Textil",
-        "Minera",
-        "Agro",
-        "Maderas",
-        "Logistica",
-        "Servicios",
-        "Comercial",
-        "Industrial",
-        "Electronics",
-        "Foods",
-        "Pesquera",
-        "Constructora",
-        "Farma",
-        "Energia",
-        "Transportes",
-        "Holding",
-        "Trading",
-        "Cafe",
-        "Metals",
-        "Plasticos",
-    ];
-    const PLACES: [&str; 20] = [
-        "Andina", "Pacifico", "Global", "Norte", "Sur", "Central", "Inca", "Amazonas", "Costa", "Sierra", "Nova",
-        "Delta", "Atlas", "Union", "Progreso", "Federal", "Royal", "Eastern", "Western", "Metro",
-    ];
     let mut entities = Vec::new();
-    for surname in SURNAMES {
-        for sector in SECTORS {
-            for place in PLACES {
+    for surname in evaluation::DENSE_SURNAMES {
+        for sector in evaluation::DENSE_SECTORS {
+            for place in evaluation::DENSE_PLACES {
                 let id = format!("D{:04}", entities.len());
                 entities.push(listed(&id, vec![format!("{surname} {sector} {place} S.A.C.")]));
             }
