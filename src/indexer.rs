@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -322,26 +323,32 @@ impl Indexer {
         snapshot: &mut Snapshot,
         changed_since: Option<i64>,
     ) -> anyhow::Result<u64> {
-        let mut after: Option<(String, String)> = None;
+        // The next page is read from the store while the current one is indexed, and
+        // each page's documents are built on every core: the store, the building and
+        // tantivy's own indexing threads overlap.
         let mut count = 0;
-        loop {
-            let page = snapshot.page_records::<R>(changed_since, after.as_ref(), PAGE_SIZE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.source.clone(), last.key.clone()));
+        let mut page = snapshot.page_records::<R>(changed_since, None, PAGE_SIZE).await?;
+        while let Some(last) = page.last() {
+            let after = Some((last.source.clone(), last.key.clone()));
             count += page.len() as u64;
             let entities: Vec<IndexedEntity> =
                 page.iter().map(|stored| stored.record.to_entity(&stored.source)).collect();
             let replace = changed_since.is_some();
-            self.with_writer(move |writer, index| {
-                for entity in &entities {
+            let indexing = self.with_writer(move |writer, index| {
+                let documents: Vec<tantivy::TantivyDocument> =
+                    entities.par_iter().map(|entity| index.document(entity)).collect();
+                for (entity, document) in entities.iter().zip(documents) {
                     if replace {
                         writer.delete_term(index.key_term(&entity.key()));
                     }
-                    writer.add_document(index.document(entity))?;
+                    writer.add_document(document)?;
                 }
                 Ok(())
-            })
-            .await?;
+            });
+            let next_page = snapshot.page_records::<R>(changed_since, after.as_ref(), PAGE_SIZE);
+            let (indexed, next_page) = tokio::join!(indexing, next_page);
+            indexed?;
+            page = next_page?;
         }
         Ok(count)
     }

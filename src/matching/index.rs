@@ -328,9 +328,8 @@ enum TermKind {
 /// The most trigram terms a candidate search uses (the rarest ones).
 const MAX_TRIGRAM_TERMS: usize = 12;
 
-/// The most postings a candidate search's required terms may hold together (the
-/// rarest term is required whatever its size, when nothing else is). Terms beyond it
-/// only add to the scores of the candidates the required terms found.
+/// The most postings a candidate search's terms may hold together (the rarest term is
+/// searched whatever its size, when nothing else is). Terms beyond it are not searched.
 pub const POSTINGS_BUDGET: u64 = 20_000;
 
 /// The words of a name that are paired with each other, at most (the first ones): a
@@ -378,26 +377,27 @@ fn word_pairs(words: &[String]) -> Vec<String> {
 /// A candidate search's terms, as [`EntityIndex::plan`] chose them.
 #[derive(Debug, Default)]
 struct CandidatePlan {
-    /// A candidate must match one of these.
-    required: Vec<Term>,
-    /// These only add to a candidate's score.
-    optional: Vec<Term>,
+    /// The terms searched: a candidate matches one of them at least, and is ranked by
+    /// how many (and how rare) it matches.
+    ///
+    /// The terms too common to fit in the budget are not searched at all: a candidate
+    /// that shares them with the query shares its word pairs too, which are searched, so
+    /// leaving them out loses no candidate and saves seeking through their postings.
+    searched: Vec<Term>,
 }
 
 impl CandidatePlan {
-    /// `always` required; `planned` (rarest first, with their document frequencies)
-    /// required while their postings fit in the budget, and the first of them in any
-    /// case; the rest optional.
+    /// `always` searched; `planned` (rarest first, with their document frequencies)
+    /// searched while their postings fit in the budget, and the first of them in any
+    /// case; the rest are too common to search.
     fn split(always: Vec<Term>, planned: Vec<(u64, Term)>, budget: u64) -> CandidatePlan {
-        let mut plan = CandidatePlan { required: always, optional: Vec::new() };
+        let mut plan = CandidatePlan { searched: always };
         let mut postings: u64 = 0;
         for (frequency, term) in planned {
             let fits = postings + frequency <= budget;
             if fits || postings == 0 {
                 postings += frequency;
-                plan.required.push(term);
-            } else {
-                plan.optional.push(term);
+                plan.searched.push(term);
             }
         }
         plan
@@ -661,7 +661,7 @@ impl EntityIndex {
     /// What it costs is bounded by [`POSTINGS_BUDGET`], not by how common the query's
     /// words are: the query's terms are planned by their document frequencies (see
     /// [`CandidatePlan`]); the selective ones (rare words, word pairs, the whole name,
-    /// ids) must match, and the common ones only add to the score of what they found.
+    /// ids) are searched, and the common ones are not.
     pub fn candidates(
         &self,
         view: &IndexView,
@@ -671,38 +671,38 @@ impl EntityIndex {
         let f = &self.fields;
         let searcher = &view.searcher;
         let plan = self.plan(view, query)?;
-        if plan.required.is_empty() {
+        if plan.searched.is_empty() {
             return Ok(Vec::new());
         }
-        let should = |terms: Vec<Term>| -> Box<dyn Query> {
-            Box::new(BooleanQuery::new(
-                terms
-                    .into_iter()
-                    .map(|term| -> (Occur, Box<dyn Query>) {
-                        (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)))
-                    })
-                    .collect(),
-            ))
-        };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, should(plan.required))];
-        if !plan.optional.is_empty() {
-            clauses.push((Occur::Should, should(plan.optional)));
-        }
+        let any_of: Box<dyn Query> = Box::new(BooleanQuery::new(
+            plan.searched
+                .into_iter()
+                .map(|term| -> (Occur, Box<dyn Query>) {
+                    (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)))
+                })
+                .collect(),
+        ));
         let filters = &query.filters;
-        for (field, value) in [
+        let filter_terms: Vec<Term> = [
             (f.country, &filters.country),
             (f.region_code, &filters.region_code),
             (f.licence_status, &filters.licence_status),
-        ] {
-            if let Some(value) = value {
-                clauses.push((
-                    Occur::Must,
-                    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic)),
-                ));
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| Some(Term::from_field_text(field, value.as_deref()?)))
+        .collect();
+        // Unfiltered, the search is one union of term queries, which tantivy ranks with
+        // block-max WAND: only the postings that can still reach the top are scored.
+        let query: Box<dyn Query> = if filter_terms.is_empty() {
+            any_of
+        } else {
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, any_of)];
+            for term in filter_terms {
+                clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
             }
-        }
-        let query = BooleanQuery::new(clauses);
-        let top = searcher.search(&query, &TopDocs::with_limit(budget).order_by_score())?;
+            Box::new(BooleanQuery::new(clauses))
+        };
+        let top = searcher.search(query.as_ref(), &TopDocs::with_limit(budget).order_by_score())?;
         top.into_iter().map(|(_, address)| Ok(self.entity(&searcher.doc::<TantivyDocument>(address)?))).collect()
     }
 
@@ -717,10 +717,9 @@ impl EntityIndex {
     /// searched too: a name made only of common words ("Servicios Generales Andinos") is
     /// found through its pairs, which are rare even when each word is not.
     ///
-    /// The terms are then taken rarest first into `required` (a candidate must match one)
-    /// while their postings fit in [`POSTINGS_BUDGET`]; ids and whole-name keys always are,
-    /// and so is the rarest term when nothing else fits. The rest go to `optional`: they
-    /// only add to the score of candidates the required terms found.
+    /// The terms are then taken rarest first into `searched` while their postings fit in
+    /// [`POSTINGS_BUDGET`]; ids and whole-name keys always are, and so is the rarest term
+    /// when nothing else fits. The rest are not searched.
     fn plan(&self, view: &IndexView, query: &CandidateQuery) -> anyhow::Result<CandidatePlan> {
         let searcher = &view.searcher;
         let token = |what, text: &str| Term::from_field_text(self.fields.terms, &term_text(query.kind, what, text));
@@ -809,19 +808,17 @@ mod tests {
     }
 
     #[test]
-    fn a_plan_requires_the_rarest_terms_within_the_budget() {
+    fn a_plan_searches_the_rarest_terms_within_the_budget() {
         let planned = vec![(10, term("a")), (900, term("b")), (5_000, term("c")), (50, term("d"))];
         let plan = CandidatePlan::split(vec![term("id")], planned, 1_000);
-        assert_eq!(plan.required, vec![term("id"), term("a"), term("b"), term("d")]);
-        assert_eq!(plan.optional, vec![term("c")]);
+        assert_eq!(plan.searched, vec![term("id"), term("a"), term("b"), term("d")]);
     }
 
     #[test]
-    fn a_plan_requires_its_rarest_term_when_none_fits() {
+    fn a_plan_searches_its_rarest_term_when_none_fits() {
         let planned = vec![(30_000, term("servicios")), (40_000, term("generales"))];
         let plan = CandidatePlan::split(vec![term("tax-id")], planned, 1_000);
-        assert_eq!(plan.required, vec![term("tax-id"), term("servicios")]);
-        assert_eq!(plan.optional, vec![term("generales")]);
+        assert_eq!(plan.searched, vec![term("tax-id"), term("servicios")]);
     }
 
     #[test]

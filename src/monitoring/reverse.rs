@@ -27,6 +27,9 @@ use crate::store::monitoring::{JobOutcome, MatchKey, MonitoredMatch};
 /// Changed entries read from the store at a time.
 const PAGE_SIZE: i64 = 5_000;
 
+/// The kinds of record monitoring watches (the monitored base).
+const MONITORED_KINDS: [RecordKind; 2] = [RecordKind::Suppliers, RecordKind::Agencies];
+
 /// A monitored record by kind, source and id.
 type SubjectRef = (RecordKind, String, String);
 
@@ -39,6 +42,16 @@ pub(crate) async fn run(
     dataset_id: i64,
     threads: usize,
 ) -> anyhow::Result<JobOutcome> {
+    // Nothing monitored, nothing to find: a first load of a large list into a store with
+    // no suppliers or agencies is not reverse-screened entry by entry.
+    let mut n_monitored = 0;
+    for kind in MONITORED_KINDS {
+        n_monitored += store.count_records(kind).await?;
+    }
+    if n_monitored == 0 {
+        let n_examined = store.count_records_changed_by(RecordKind::Watchlist, dataset_id).await?;
+        return Ok(JobOutcome { index_version: Some(view.version()), n_examined, ..JobOutcome::default() });
+    }
     let mut entries: Vec<IndexedEntity> = Vec::new();
     let mut after: Option<(String, String)> = None;
     loop {
@@ -159,7 +172,7 @@ fn find_hits(
                     let mut hits = Vec::new();
                     for (entry_idx, entry) in entries.iter().enumerate().skip(thread).step_by(threads) {
                         let names: Vec<NormalizedName> = entry.names.iter().map(|name| normalize(name)).collect();
-                        for kind in [RecordKind::Suppliers, RecordKind::Agencies] {
+                        for kind in MONITORED_KINDS {
                             let query = CandidateQuery {
                                 kind,
                                 names: &names,

@@ -108,6 +108,24 @@ impl Store {
         Ok(query.execute(&self.pool).await?.rows_affected() == 1)
     }
 
+    /// Whether `job` is still being worked on (by any worker): a renewal that found it
+    /// finished lost nothing. On SQLite a renewal waits behind the write lock of the job's
+    /// own transaction (a load holds it to the end), and then finds the job completed.
+    pub async fn job_is_running(&self, job: Job) -> sqlx::Result<bool> {
+        let (sql, id) = match job {
+            Job::Load(id) => ("SELECT COUNT(*) FROM datasets WHERE id = $1 AND status = 'running'", id),
+            Job::AuditChunk { audit_id, chunk } => {
+                let sql = "SELECT COUNT(*) FROM audit_chunks WHERE audit_id = $1 AND chunk = $2 AND status = 'running'";
+                let count: i64 = sqlx::query_scalar(sql).bind(audit_id).bind(chunk).fetch_one(&self.pool).await?;
+                return Ok(count > 0);
+            }
+            Job::Monitor(id) => ("SELECT COUNT(*) FROM monitor_jobs WHERE id = $1 AND status = 'running'", id),
+            Job::Delivery(id) => ("SELECT COUNT(*) FROM webhook_deliveries WHERE id = $1 AND status = 'sending'", id),
+        };
+        let count: i64 = sqlx::query_scalar(sql).bind(id).fetch_one(&self.pool).await?;
+        Ok(count > 0)
+    }
+
     /// Keeps renewing this worker's lease on `job` until the guard is dropped.
     pub fn hold_lease(&self, job: Job) -> LeaseGuard {
         let store = self.clone();
@@ -118,7 +136,9 @@ impl Store {
                 match store.renew_lease(job).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        tracing::warn!(?job, "the lease on a job was lost; another worker may take it over");
+                        if store.job_is_running(job).await.unwrap_or(true) {
+                            tracing::warn!(?job, "the lease on a job was lost; another worker may take it over");
+                        }
                         return;
                     }
                     Err(err) => tracing::warn!(?job, "failed to renew a lease: {err:#}"),

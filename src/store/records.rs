@@ -274,6 +274,12 @@ impl Store {
         rows.iter().map(stored_record_from_row).collect()
     }
 
+    /// How many records of a kind the load `dataset_id` inserted or was the last to change.
+    pub async fn count_records_changed_by(&self, kind: RecordKind, dataset_id: i64) -> sqlx::Result<i64> {
+        let sql = format!("SELECT COUNT(*) FROM {} WHERE dataset_id = $1", kind.table());
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(dataset_id).fetch_one(&self.pool).await
+    }
+
     /// Reads one record by its source and key.
     pub async fn get_record<R: Record>(&self, source: &str, key: &str) -> sqlx::Result<Option<R>> {
         let sql = select_records(R::KIND, "WHERE source = $1 AND record_key = $2");
