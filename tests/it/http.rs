@@ -1,6 +1,7 @@
 //! The HTTP API through the real router, in-process: keys and roles, screening and its
 //! audit trail, search, and what the service screens with.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::Router;
@@ -219,6 +220,93 @@ async fn bad_requests_get_a_4xx_with_a_reason(store: Store) {
     assert_eq!(api.get("/v1/screenings/999", Role::Officer).await.0, StatusCode::NOT_FOUND);
 }
 
+/// Who may call each route that needs a key, written out here (not taken from
+/// `http::ROUTES`, so that a wrong role constant there fails the test): `O` officer,
+/// `I` inspector, `A` auditor, `D` admin.
+const ROLE_MATRIX: &[(&str, &str, &str)] = &[
+    ("GET", "/v1/datasets", "A D"),
+    ("POST", "/v1/datasets", "D"),
+    ("GET", "/v1/datasets/{id}", "A D"),
+    ("GET", "/v1/datasets/{id}/rejected", "A D"),
+    ("POST", "/v1/audits", "A D"),
+    ("GET", "/v1/audits/{id}", "A D"),
+    ("POST", "/v1/audits/{id}/cancel", "A D"),
+    ("GET", "/v1/audits/{id}/report", "A D"),
+    ("POST", "/v1/screenings", "O A D"),
+    ("GET", "/v1/screenings/{id}", "O A D"),
+    ("GET", "/v1/screenings/{id}/reproduction", "O A D"),
+    ("GET", "/v1/search", "O I A D"),
+    ("GET", "/v1/records/{kind}/{id}", "O I A D"),
+    ("GET", "/v1/agencies/{id}/suppliers", "O I A D"),
+    ("GET", "/v1/ruleset", "O I A D"),
+    ("GET", "/v1/matching", "O I A D"),
+    ("POST", "/v1/decisions", "O A D"),
+    ("GET", "/v1/decisions", "O A D"),
+    ("POST", "/v1/decisions/{id}/withdraw", "O A D"),
+    ("GET", "/v1/alerts", "O I A D"),
+    ("GET", "/v1/alerts/{id}", "O I A D"),
+    ("POST", "/v1/alerts/{id}", "O I A D"),
+    ("POST", "/match/{dataset}", "O A D"),
+    ("POST", "/reconcile", "O I A D"),
+    ("GET", "/reconcile/suggest/entity", "O I A D"),
+];
+
+/// The roles of a [`ROLE_MATRIX`] entry.
+fn matrix_roles(letters: &str) -> Vec<Role> {
+    letters
+        .split(' ')
+        .map(|letter| match letter {
+            "O" => Role::Officer,
+            "I" => Role::Inspector,
+            "A" => Role::Auditor,
+            "D" => Role::Admin,
+            other => panic!("ROLE_MATRIX: unknown role letter {other:?}"),
+        })
+        .collect()
+}
+
+/// The README's endpoint table says what [`ROLE_MATRIX`] says: each row's endpoints
+/// (`` `METHOD /path?query` ``) with the roles it names ("every role", "(no key)", or a
+/// list such as "officer, auditor, admin").
+#[test]
+fn the_readme_role_table_says_what_the_role_matrix_says() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut documented: BTreeMap<(String, String), BTreeSet<&'static str>> = BTreeMap::new();
+    for row in readme.lines().filter(|line| line.starts_with("| `")) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let Some(roles_cell) = cells.get(1) else { continue };
+        let roles: BTreeSet<&'static str> = if roles_cell.starts_with("(no key)") {
+            BTreeSet::new()
+        } else if roles_cell.starts_with("every role") {
+            Role::ALL.into_iter().map(Role::as_str).collect()
+        } else {
+            match roles_cell
+                .split(", ")
+                .map(|name| Some(Role::parse(name)?.as_str()))
+                .collect::<Option<BTreeSet<&'static str>>>()
+            {
+                Some(roles) => roles,
+                None => continue, // another table (the CLI's, the rules')
+            }
+        };
+        for endpoint in cells[0].trim_start_matches("| ").split(", ") {
+            let endpoint = endpoint.trim_matches('`');
+            let Some((method, path)) = endpoint.split_once(' ') else { continue };
+            let path = path.split('?').next().unwrap();
+            documented.insert((method.to_owned(), path.to_owned()), roles.clone());
+        }
+    }
+    for (method, path, letters) in ROLE_MATRIX {
+        let expected: BTreeSet<&'static str> = matrix_roles(letters).into_iter().map(Role::as_str).collect();
+        let found = documented.get(&(method.to_string(), path.to_string()));
+        assert_eq!(found, Some(&expected), "the README's endpoint table on {method} {path}");
+    }
+    for (method, path) in PUBLIC_ROUTES {
+        let found = documented.get(&(method.to_string(), path.to_string()));
+        assert_eq!(found, Some(&BTreeSet::new()), "the README's endpoint table on {method} {path}: (no key)");
+    }
+}
+
 async fn every_endpoint_admits_exactly_its_roles(store: Store) {
     let api = Api::new(&store).await;
     let (revoked_key, revoked_secret) = store.create_key("gone", Role::Admin).await.unwrap();
@@ -241,7 +329,11 @@ async fn every_endpoint_admits_exactly_its_roles(store: Store) {
     let (_, screening) = api.call("POST", "/v1/screenings", Some(api.key(Role::Officer)), Some(demo_supplier())).await;
     let decision = json!({ "screening_id": screening["id"], "source": "demo", "entity_id": "DEMO-W-001",
         "decision": "confirmed", "note": "checked" });
-    for (method, path, roles) in ROUTES {
+    let declared: BTreeSet<(&str, &str)> = ROUTES.iter().map(|(method, path, _)| (*method, *path)).collect();
+    let expected: BTreeSet<(&str, &str)> = ROLE_MATRIX.iter().map(|(method, path, _)| (*method, *path)).collect();
+    assert_eq!(declared, expected, "every route that needs a key is in ROLE_MATRIX, and only those");
+    for (method, path, roles) in ROLE_MATRIX {
+        let roles = matrix_roles(roles);
         let uri = path
             .replace("{kind}/{id}", "agencies/DEMO-A-001")
             .replace("{id}", if path.starts_with("/v1/audits/") { &audit_id } else { "1" })
