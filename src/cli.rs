@@ -54,14 +54,8 @@ pub async fn ingest(
     let IngestFile { path, kind, format, column_map } = file;
     let file_name = path.display().to_string();
     let bytes = std::fs::read(path).with_context(|| format!("{file_name}: cannot read the file"))?;
-    let format = format.unwrap_or_else(|| Format::detect(&file_name, &bytes));
-    let kinds: Vec<RecordKind> = match kind {
-        Some(kind) => vec![kind],
-        None if format == Format::Csv => anyhow::bail!(
-            "{file_name}: name what the file holds, as in `cadena ingest suppliers {file_name}`, or give its --format"
-        ),
-        None => format.kinds().to_vec(),
-    };
+    let (format, kinds) =
+        crate::import::resolve(&file_name, &bytes, kind, format).map_err(|err| anyhow::anyhow!(err))?;
     let column_map = match (kinds.as_slice(), column_map.is_empty()) {
         (_, true) => Vec::new(),
         ([kind], false) if format == Format::Csv => {

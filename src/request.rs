@@ -117,7 +117,6 @@ pub fn parse_record<R: Record>(value: Value, path: &str, errors: &mut FieldError
         let field_path = format!("{path}.{name}");
         if name == "extra" {
             match &value {
-                Value::Null => {}
                 Value::Object(extra) if extra.values().all(Value::is_string) => {
                     object.insert(name, value);
                 }
@@ -238,7 +237,7 @@ mod tests {
     #[test]
     fn every_bad_field_is_named_with_its_value() {
         let errors = ScreeningRequest::parse(json!({
-            "supplier": { "name": "X", "country": "Narnia", "tax_id_key": "1", "colour": "red" },
+            "supplier": { "name": "X", "country": "Narnia", "tax_id_key": "1", "colour": "red", "extra": null },
             "lines": [{ "procurement_id": "P", "line_id": "1" }, { "procurement_id": "P", "line_id": "2",
                 "award_date": "soon", "quantity": true }],
             "suplier": {}
@@ -255,6 +254,7 @@ mod tests {
                 ("suplier", "{}"),
                 ("supplier.colour", "red"),
                 ("supplier.country", "Narnia"),
+                ("supplier.extra", "null"),
                 ("supplier.tax_id_key", "1"),
             ]
         );

@@ -86,15 +86,26 @@ pub async fn upload(
             Error::BadRequest(format!("format must be one of {}, not {name:?}", formats.join(", ")))
         })?),
     };
-    // Without a kind, the file's format (given or detected) must say what it holds.
-    let implied = format.unwrap_or_else(|| Format::detect(params.name.as_deref().unwrap_or_default(), &body));
-    let kind = match (params.kind.as_deref(), Some(implied.kinds())) {
-        (Some(name), _) => RecordKind::parse(name).ok_or_else(|| {
+    let kind = match params.kind.as_deref() {
+        None => None,
+        Some(name) => Some(RecordKind::parse(name).ok_or_else(|| {
             let kinds: Vec<&str> = RecordKind::ALL.iter().map(|kind| kind.as_str()).collect();
             Error::BadRequest(format!("kind must be one of {}, not {name:?}", kinds.join(", ")))
-        })?,
-        (None, Some([only])) => *only,
-        (None, _) => return Err(Error::BadRequest(format!("kind is required for a {implied} file"))),
+        })?),
+    };
+    // Without a kind, the file's format (given or detected) must say what it holds; an
+    // upload is one load, so a format of several kinds needs the kind named.
+    let (implied, kinds) = crate::import::resolve(params.name.as_deref().unwrap_or("upload"), &body, kind, format)
+        .map_err(Error::BadRequest)?;
+    let kind = match kinds.as_slice() {
+        [only] => *only,
+        _ => {
+            let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+            return Err(Error::BadRequest(format!(
+                "a {implied} file holds {}: name the one to load with `kind`",
+                kinds.join(" and ")
+            )));
+        }
     };
     let map_entries: Vec<String> =
         params.map.iter().flat_map(|map| map.split(';')).filter(|e| !e.trim().is_empty()).map(str::to_owned).collect();
