@@ -37,7 +37,7 @@ pub async fn submit(
         Ok(found) => found,
         Err(err) => return Ok(Err(err.to_string())),
     };
-    if let Err(message) = screening_columns(file_name, &header) {
+    if let Err(message) = screening_columns(file_name, &header, &[]) {
         return Ok(Err(message));
     }
     let n_rows = rows.count() as i64;

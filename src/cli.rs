@@ -54,14 +54,8 @@ pub async fn ingest(
     let IngestFile { path, kind, format, column_map } = file;
     let file_name = path.display().to_string();
     let bytes = std::fs::read(path).with_context(|| format!("{file_name}: cannot read the file"))?;
-    let format = format.unwrap_or_else(|| Format::detect(&file_name, &bytes));
-    let kinds: Vec<RecordKind> = match kind {
-        Some(kind) => vec![kind],
-        None if format == Format::Csv => anyhow::bail!(
-            "{file_name}: name what the file holds, as in `cadena ingest suppliers {file_name}`, or give its --format"
-        ),
-        None => format.kinds().to_vec(),
-    };
+    let (format, kinds) =
+        crate::import::resolve(&file_name, &bytes, kind, format).map_err(|err| anyhow::anyhow!(err))?;
     let column_map = match (kinds.as_slice(), column_map.is_empty()) {
         (_, true) => Vec::new(),
         ([kind], false) if format == Format::Csv => {
@@ -306,6 +300,13 @@ async fn open_caught_up(store: &Store, index_dir: &Path) -> anyhow::Result<(Matc
     Ok((Matcher::new(indexer.index().clone(), Thresholds::default()), done))
 }
 
+/// Where `cadena screen` writes its report, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a> {
+    pub path: &'a Path,
+    pub format: screening::ReportFormat,
+}
+
 /// `cadena screen FILE --out REPORT`: screens every supplier or procurement line of a
 /// file against the watchlists and the risk rules.
 pub async fn screen(
@@ -314,20 +315,22 @@ pub async fn screen(
     index_dir: &Path,
     rules_dir: Option<&Path>,
     input: &Path,
-    output: &Path,
+    column_map: &[String],
+    report: Report<'_>,
 ) -> anyhow::Result<()> {
+    let output = report.path;
     let ruleset = load_rules(rules_dir, data_dir)?;
     let (matcher, _) = open_caught_up(store, index_dir).await?;
     let file_name = input.display().to_string();
     let bytes = std::fs::read(input).with_context(|| format!("{file_name}: cannot read the file"))?;
     let started = Instant::now();
-    let prepared = PreparedFile::read(store, &file_name, bytes).await?;
+    let prepared = PreparedFile::read_mapped(store, &file_name, bytes, column_map).await?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let view = matcher.index().view();
     let rows = tokio::task::block_in_place(|| prepared.screen(&matcher, &view, &ruleset, threads))?;
     let out =
         std::fs::File::create(output).with_context(|| format!("{}: cannot create the report", output.display()))?;
-    screening::write_report_csv(&rows, std::io::BufWriter::new(out))?;
+    screening::write_report(&rows, report.format, std::io::BufWriter::new(out))?;
     let summary = screening::summarize(&rows);
     println!(
         "screened {} rows in {:.1} s against {} indexed entities at store version {}, ruleset {} (digest {})",
@@ -371,8 +374,8 @@ pub async fn search(store: &Store, index_dir: &Path, query: &SearchQuery, json: 
     for found in &found {
         let entity = &found.entity;
         println!(
-            "{:>5.2}  {:<16} {:<40} {:<8} {:<14} {:<12} {}",
-            found.score,
+            "{:>5}  {:<16} {:<40} {:<8} {:<14} {:<12} {}",
+            screening::score_text(found.score, 2),
             entity.entity_id,
             entity.names.first().map(String::as_str).unwrap_or_default(),
             entity.country.as_deref().unwrap_or("-"),
@@ -480,6 +483,34 @@ pub struct ServeOptions<'a> {
     pub cache_mib: u64,
 }
 
+/// The file under the data directory that keeps the demo's admin key, so that
+/// `serve --demo` run again reuses it instead of adding a key each time.
+pub const DEMO_KEY_FILE: &str = "demo-key.txt";
+
+/// The demo's admin key: the one kept in [`DEMO_KEY_FILE`] while the store still knows
+/// it (not revoked), else a new one, written there (readable by its owner only).
+async fn demo_key(store: &Store, data_dir: &Path) -> anyhow::Result<(crate::store::keys::ApiKey, String)> {
+    let path = data_dir.join(DEMO_KEY_FILE);
+    if let Ok(kept) = std::fs::read_to_string(&path) {
+        let secret = kept.trim().to_owned();
+        if let Some(key) = store.authenticate(&secret).await?
+            && key.role == Role::Admin
+        {
+            return Ok((key, secret));
+        }
+    }
+    let (key, secret) = store.create_key("demo", Role::Admin).await?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("failed to create {}", data_dir.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).with_context(|| format!("failed to write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{secret}\n").as_bytes())
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    Ok((key, secret))
+}
+
 /// `cadena serve`: the HTTP API with the ingestion worker in the background, until
 /// Ctrl-C or SIGTERM; a load in progress is finished before the process exits.
 pub async fn serve(store: Store, data_dir: &Path, index_dir: &Path, options: ServeOptions<'_>) -> anyhow::Result<()> {
@@ -521,7 +552,7 @@ pub async fn serve(store: Store, data_dir: &Path, index_dir: &Path, options: Ser
     let address = listener.local_addr()?;
     println!("cadena is listening on http://{address}/ (Ctrl-C stops it)");
     if demo {
-        let (key, secret) = store.create_key("demo", Role::Admin).await?;
+        let (key, secret) = demo_key(&store, data_dir).await?;
         println!("demo API key {} (role {}), for `Authorization: Bearer <key>`:", key.id, key.role);
         println!("{secret}");
     }
@@ -700,9 +731,9 @@ pub async fn alerts(
                     let changed =
                         if changed.is_empty() { String::new() } else { format!("; changed: {}", changed.join(", ")) };
                     format!(
-                        "{} {:.3} \"{}\"{changed}",
+                        "{} {} \"{}\"{changed}",
                         found.strength.as_str(),
-                        found.score,
+                        screening::score_text(found.score, 3),
                         found.explanation.matched_name
                     )
                 }

@@ -15,6 +15,7 @@
 //! - `indexer`: the one writer of the index, which follows the store by version.
 //! - `screening`: matching and rules together, for one input or a whole file.
 //! - `decisions`: reviewers' decisions on matches, and how screenings honour them.
+//! - `request`: API request bodies read field by field with the parsers of CSV cells.
 //! - `service`: the screening service (cache, audit trail) behind the HTTP API.
 //! - `audit`: batch audits, screened in leased chunks by every worker.
 //! - `monitoring`: alerts when a load changes what is known about the supplier base, and webhooks.
@@ -34,6 +35,7 @@ pub mod ingest;
 pub mod matching;
 pub mod monitoring;
 pub mod records;
+pub mod request;
 pub mod rules;
 pub mod screening;
 pub mod service;

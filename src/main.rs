@@ -53,8 +53,10 @@ enum Command {
         action: KeysAction,
     },
     /// Load a file into the store and print what happened: `cadena ingest KIND FILE` for
-    /// a CSV of one record kind, `cadena ingest FILE` for a published format (OCDS,
-    /// Lista Suja, CBP WRO), which is detected or given with --format.
+    /// a CSV of one record kind, `cadena ingest FILE` for a published format (OCDS release
+    /// or record packages, OpenSanctions FollowTheMoney JSON lines or targets.simple.csv,
+    /// Brazil's Lista Suja, CBP Withhold Release Orders, the ILAB list of goods), which is
+    /// detected or given with --format.
     Ingest {
         /// What the file holds (watchlist, suppliers, agencies, procurements, licences),
         /// or the file itself when its format tells what it holds.
@@ -103,29 +105,40 @@ enum Command {
     /// watchlists and the risk rules, and write a report.
     Screen {
         /// A supplier or procurement CSV file (the columns of `cadena ingest suppliers` or
-        /// `cadena ingest procurements`; the header tells which).
+        /// `cadena ingest procurements`, or their aliases; a column for `procurement_id`,
+        /// such as `ocid` or `Procurement ID`, makes it a procurement file), or an OCDS file.
         file: PathBuf,
-        /// Where to write the report (CSV, one row per input row).
+        /// Where to write the report (one row per input row).
         #[arg(long)]
         out: PathBuf,
+        /// The report's format: CSV, CSV with a byte-order mark (what Excel needs to show
+        /// accents right), or an Excel workbook.
+        #[arg(long, value_enum, default_value_t = cadena::screening::ReportFormat::Csv)]
+        report_format: cadena::screening::ReportFormat,
         /// A rules directory to use instead of the bundled rule set.
         #[arg(long, env = "CADENA_RULES_DIR")]
         rules_dir: Option<PathBuf>,
+        /// Send a CSV column to a field, as `--map 'Nº Proceso=procurement_id'` (repeatable),
+        /// as for `ingest`; a mapped `procurement_id` makes the file a procurement file.
+        #[arg(long = "map", value_name = "COLUMN=FIELD")]
+        map: Vec<String>,
     },
     /// Search recruitment agencies (or other entities) by name, tax id or licence number.
     Search {
         /// A name or part of one (typos and missing accents are fine), a tax id or a licence number.
         text: String,
         /// What to search: agencies (the default), suppliers or watchlist.
-        #[arg(long)]
+        #[arg(long, hide_possible_values = true)]
         kind: Option<RecordKind>,
-        /// Only entities of this country (ISO 3166-1 alpha-2).
+        /// Only entities of this country: an ISO 3166-1 code (PE, PER) or its English,
+        /// Spanish or Portuguese name (Peru, Perú).
         #[arg(long)]
         country: Option<String>,
         /// Only entities of this region (name or ISO 3166-2 code; give --country with a name).
         #[arg(long)]
         region: Option<String>,
-        /// Only agencies with this licence status (active, pending, suspended, expired, revoked, unlicensed).
+        /// Only agencies with this licence status (active, pending, suspended, expired, revoked,
+        /// unlicensed, or their Spanish and Portuguese words such as vigente or sin licencia).
         #[arg(long)]
         status: Option<String>,
         /// How many results to show.
@@ -243,6 +256,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_env("CADENA_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -298,8 +313,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Reindex => cli::reindex(&store, &index_dir).await,
         Command::CheckIndex { repair } => cli::check_index(&store, &index_dir, repair).await,
-        Command::Screen { file, out, rules_dir } => {
-            cli::screen(&store, &data_dir, &index_dir, rules_dir.as_deref(), &file, &out).await
+        Command::Screen { file, out, report_format, rules_dir, map } => {
+            let report = cli::Report { path: &out, format: report_format };
+            cli::screen(&store, &data_dir, &index_dir, rules_dir.as_deref(), &file, &map, report).await
         }
         Command::Search { text, kind, country, region, status, limit, json } => {
             let query = SearchQuery::from_user(text, kind, country, region, status, limit)

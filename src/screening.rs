@@ -19,7 +19,9 @@ use crate::decisions::{Decisions, DismissedMatch, Review, ReviewedMatch};
 use crate::import::Format;
 use crate::matching::index::IndexView;
 use crate::matching::{Match, Matcher, ScreeningQuery, Signal, Strength, TaxIdEvidence};
-use crate::records::{Agency, ColumnMap, LicenceEntry, ProcurementLine, RecordKind, Supplier, parse_row};
+use crate::records::{
+    Agency, ColumnMap, LicenceEntry, ProcurementLine, RecordKind, Supplier, check_column_map, parse_row,
+};
 use crate::rules::{AgencyFacts, Assessment, MatchStrength, Ruleset, Subject, WatchlistHit};
 use crate::store::Store;
 
@@ -278,7 +280,7 @@ impl Screener<'_> {
             row.match_entity_id = best.entity.entity_id.clone();
             row.match_list = best.entity.list.clone().unwrap_or_default();
             row.match_name = best.explanation.matched_name.clone();
-            row.match_score = format!("{:.3}", best.score);
+            row.match_score = score_text(best.score, 3);
             row.match_strength = best.strength.as_str().to_owned();
             row.match_signals =
                 best.explanation.signals.iter().map(|signal| signal.as_str()).collect::<Vec<_>>().join("|");
@@ -360,11 +362,16 @@ pub fn explain(found: &Match) -> String {
         .map(|pair| {
             let note = pair.basis.note();
             let note = if note.is_empty() { String::new() } else { format!(" ({note})") };
-            format!("{}~{} {:.2}{note}", pair.query, pair.listed, pair.similarity)
+            format!("{}~{} {}{note}", pair.query, pair.listed, score_text(pair.similarity, 2))
         })
         .collect();
-    let mut text =
-        format!("\"{}\" matched \"{}\" (name {:.3}: {})", e.query_name, e.matched_name, e.name_score, pairs.join(", "));
+    let mut text = format!(
+        "\"{}\" matched \"{}\" (name {}: {})",
+        e.query_name,
+        e.matched_name,
+        score_text(e.name_score, 3),
+        pairs.join(", ")
+    );
     if !e.unmatched_query_words.is_empty() || !e.unmatched_listed_words.is_empty() {
         text.push_str(&format!(
             "; unpaired: [{}] / [{}]",
@@ -396,9 +403,20 @@ pub fn explain(found: &Match) -> String {
     text
 }
 
+/// A row of a file that could not be screened.
+#[derive(Debug, Clone)]
+struct RowError {
+    /// The id the row's key columns name, and the name it gives, if any (its report
+    /// row keeps them).
+    input_id: String,
+    input_name: String,
+    /// Every problem of the row, with the file, line and field.
+    message: String,
+}
+
 /// A file's rows, parsed: each is an input or the errors that kept it from being one.
 struct ParsedFile {
-    rows: Vec<(u64, Result<Input, String>)>,
+    rows: Vec<(u64, Result<Input, RowError>)>,
     /// Suppliers the file itself describes (an OCDS package's parties), used where the
     /// store does not hold them.
     suppliers: Vec<Supplier>,
@@ -431,28 +449,70 @@ impl ParsedFile {
     }
 }
 
-/// Which kind of file a header belongs to: procurement lines if it has their key
-/// columns, else suppliers.
-pub fn file_kind(header: &[String]) -> RecordKind {
-    let has = |column: &str| header.iter().any(|name| name.trim().eq_ignore_ascii_case(column));
-    if has("procurement_id") && has("line_id") { RecordKind::Procurements } else { RecordKind::Suppliers }
+/// Which kind of file a header belongs to: procurement lines if it has a column for
+/// their `procurement_id` (by its own name, an alias such as `ocid` or `Procurement ID`,
+/// or the operator's `--map`, as a load reads it), else suppliers.
+pub fn file_kind(header: &[String], map: &[(String, String)]) -> RecordKind {
+    if ColumnMap::has_column_for(RecordKind::Procurements, header, map, "procurement_id") {
+        RecordKind::Procurements
+    } else {
+        RecordKind::Suppliers
+    }
 }
 
-/// The kind of a screening file and its column map, or why its header will not do.
-pub fn screening_columns(file_name: &str, header: &[String]) -> Result<(RecordKind, ColumnMap), String> {
-    let kind = file_kind(header);
-    let columns = ColumnMap::new(kind, header)
+/// The kind of a screening file and its column map, or why its header (or the `--map`
+/// entries, `COLUMN=FIELD`) will not do.
+pub fn screening_columns(
+    file_name: &str,
+    header: &[String],
+    map_entries: &[String],
+) -> Result<(RecordKind, ColumnMap), String> {
+    let unchecked: Vec<(String, String)> = map_entries
+        .iter()
+        .filter_map(|entry| entry.rsplit_once('='))
+        .map(|(column, field)| (column.trim().to_owned(), crate::records::normalise_header(field)))
+        .collect();
+    let kind = file_kind(header, &unchecked);
+    let map = check_column_map(kind, map_entries)?;
+    let columns = ColumnMap::with_map(kind, header, &map)
         .map_err(|missing| crate::ingest::missing_columns_message(file_name, header, kind, &missing))?;
     Ok((kind, columns))
 }
 
-fn parse_file(file_name: &str, bytes: Vec<u8>) -> anyhow::Result<ParsedFile> {
+/// The id a row names in its key columns (`supplier_id`, or `procurement_id/line_id`)
+/// and the name it gives (`name`, or `supplier_name`), as far as it gives them, so that a
+/// row that cannot be read can still be found in the report.
+fn row_identity(kind: RecordKind, columns: &ColumnMap, cells: &[&str]) -> (String, String) {
+    let cell = |field: &str| {
+        columns
+            .mapped_fields()
+            .find(|(name, _)| *name == field)
+            .and_then(|(_, idx)| cells.get(idx))
+            .map(|cell| cell.trim().to_owned())
+            .unwrap_or_default()
+    };
+    match kind {
+        RecordKind::Procurements => {
+            let (procurement, line) = (cell("procurement_id"), cell("line_id"));
+            let id =
+                if procurement.is_empty() && line.is_empty() { String::new() } else { format!("{procurement}/{line}") };
+            (id, cell("supplier_name"))
+        }
+        _ => (cell("supplier_id"), cell("name")),
+    }
+}
+
+fn parse_file(file_name: &str, bytes: Vec<u8>, map_entries: &[String]) -> anyhow::Result<ParsedFile> {
     if Format::detect(file_name, &bytes) == Format::Ocds {
+        if !map_entries.is_empty() {
+            anyhow::bail!("{file_name}: --map applies to CSV files, not to OCDS files");
+        }
         return parse_ocds(file_name, &bytes);
     }
     let file = CsvFile::from_bytes(file_name, bytes);
     let (header, rows) = file.rows().map_err(|err| anyhow::anyhow!("{err}"))?;
-    let (kind, columns) = screening_columns(file_name, &header).map_err(|message| anyhow::anyhow!(message))?;
+    let (kind, columns) =
+        screening_columns(file_name, &header, map_entries).map_err(|message| anyhow::anyhow!(message))?;
     let rows = rows
         .map(|row| match row {
             Ok(row) => {
@@ -466,11 +526,19 @@ fn parse_file(file_name: &str, bytes: Vec<u8>) -> anyhow::Result<ParsedFile> {
                         .iter()
                         .map(|err| format!("{file_name}:{}: {}: {}", row.line, err.field, err.reason))
                         .collect();
-                    messages.join("; ")
+                    let (input_id, input_name) = row_identity(kind, &columns, &cells);
+                    RowError { input_id, input_name, message: messages.join("; ") }
                 });
                 (row.line, input)
             }
-            Err(err) => (err.line, Err(format!("{file_name}:{}: row: {}", err.line, err.reason))),
+            Err(err) => (
+                err.line,
+                Err(RowError {
+                    input_id: String::new(),
+                    input_name: String::new(),
+                    message: format!("{file_name}:{}: row: {}", err.line, err.reason),
+                }),
+            ),
         })
         .collect();
     Ok(ParsedFile { rows, suppliers: Vec::new() })
@@ -480,11 +548,13 @@ fn parse_file(file_name: &str, bytes: Vec<u8>) -> anyhow::Result<ParsedFile> {
 /// that could not be read are rows with their JSON path and reason.
 fn parse_ocds(file_name: &str, bytes: &[u8]) -> anyhow::Result<ParsedFile> {
     let data = crate::import::ocds::parse(bytes).map_err(|err| anyhow::anyhow!("{file_name}: {err}"))?;
-    let mut rows: Vec<(u64, Result<Input, String>)> = data
+    let mut rows: Vec<(u64, Result<Input, RowError>)> = data
         .rejected
         .iter()
+        .chain(&data.no_lines)
         .map(|reject| {
-            (reject.line.max(0) as u64, Err(format!("{file_name}:{}: {}: {}", reject.line, reject.path, reject.reason)))
+            let message = format!("{file_name}:{}: {}: {}", reject.line, reject.path, reject.reason);
+            (reject.line.max(0) as u64, Err(RowError { input_id: String::new(), input_name: String::new(), message }))
         })
         .collect();
     rows.extend(data.lines.into_iter().map(|located| (located.line.max(0) as u64, Ok(Input::Line(located.record)))));
@@ -504,7 +574,18 @@ impl PreparedFile {
     /// OCDS file (one row per awarded line, its suppliers from the file itself), and
     /// reads from the store the suppliers, agencies and licence entries its rows refer to.
     pub async fn read(store: &Store, file_name: &str, bytes: Vec<u8>) -> anyhow::Result<PreparedFile> {
-        let parsed = parse_file(file_name, bytes)?;
+        PreparedFile::read_mapped(store, file_name, bytes, &[]).await
+    }
+
+    /// As [`Self::read`], with a CSV file's columns sent to fields by `--map` entries
+    /// (`COLUMN=FIELD`, checked against the kind the header tells).
+    pub async fn read_mapped(
+        store: &Store,
+        file_name: &str,
+        bytes: Vec<u8>,
+        map_entries: &[String],
+    ) -> anyhow::Result<PreparedFile> {
+        let parsed = parse_file(file_name, bytes, map_entries)?;
         let mut context = Context::load(store, &parsed.supplier_ids(), &parsed.agency_ids()).await?;
         context.decisions = store.all_decisions_in_force().await?;
         for supplier in &parsed.suppliers {
@@ -553,7 +634,7 @@ impl PreparedFile {
 /// Screens parsed rows on a pool of `threads` threads; the report keeps the rows' order.
 fn screen_rows(
     screener: &Screener,
-    rows: &[(u64, Result<Input, String>)],
+    rows: &[(u64, Result<Input, RowError>)],
     threads: usize,
 ) -> anyhow::Result<Vec<ReportRow>> {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -566,7 +647,13 @@ fn screen_rows(
             .map(|(line, row)| {
                 let mut report_row = match row {
                     Ok(input) => screener.report_row(*line, input)?,
-                    Err(error) => ReportRow { row: *line, error: error.clone(), ..ReportRow::default() },
+                    Err(error) => ReportRow {
+                        row: *line,
+                        input_id: error.input_id.clone(),
+                        input_name: error.input_name.clone(),
+                        error: error.message.clone(),
+                        ..ReportRow::default()
+                    },
                 };
                 report_row.dataset_version = screener.view.version();
                 report_row.ruleset_digest = screener.ruleset.digest().to_owned();
@@ -601,40 +688,135 @@ pub fn summarize(rows: &[ReportRow]) -> ScreeningSummary {
     summary
 }
 
+/// How a report file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// CSV in UTF-8.
+    #[default]
+    Csv,
+    /// CSV in UTF-8 with a byte-order mark, which Excel needs to read accents right.
+    CsvBom,
+    /// An Excel workbook (`.xlsx`) with one sheet.
+    Xlsx,
+}
+
+impl ReportFormat {
+    pub fn parse(name: &str) -> Option<ReportFormat> {
+        match name {
+            "csv" => Some(ReportFormat::Csv),
+            "csv-bom" => Some(ReportFormat::CsvBom),
+            "xlsx" => Some(ReportFormat::Xlsx),
+            _ => None,
+        }
+    }
+
+    /// The media type of a report in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ReportFormat::Csv | ReportFormat::CsvBom => "text/csv; charset=utf-8",
+            ReportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+
+    /// The file extension of a report in this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ReportFormat::Csv | ReportFormat::CsvBom => "csv",
+            ReportFormat::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// Writes the report in a format.
+pub fn write_report(rows: &[ReportRow], format: ReportFormat, mut out: impl Write) -> anyhow::Result<()> {
+    match format {
+        ReportFormat::Csv => write_report_csv(rows, out),
+        ReportFormat::CsvBom => {
+            out.write_all(b"\xef\xbb\xbf")?;
+            write_report_csv(rows, out)
+        }
+        ReportFormat::Xlsx => {
+            out.write_all(&report_xlsx(rows)?)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// The report as an Excel workbook: the columns of the CSV, counts and scores as
+/// numbers, everything else as text (a text cell is never run as a formula).
+fn report_xlsx(rows: &[ReportRow]) -> anyhow::Result<Vec<u8>> {
+    const NUMERIC: &[&str] = &["row", "match_score", "other_matches", "risk_score", "dataset_version"];
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("report")?;
+    for (col, name) in REPORT_COLUMNS.iter().enumerate() {
+        sheet.write_string(0, col as u16, *name)?;
+    }
+    for (idx, row) in rows.iter().enumerate() {
+        let line = idx as u32 + 1;
+        for (col, cell) in report_cells(row).iter().enumerate() {
+            let number = NUMERIC.contains(&REPORT_COLUMNS[col]).then(|| cell.parse::<f64>().ok()).flatten();
+            match number {
+                Some(number) => sheet.write_number(line, col as u16, number)?,
+                None if cell.is_empty() => continue,
+                None => sheet.write_string(line, col as u16, cell)?,
+            };
+        }
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    Ok(workbook.save_to_buffer()?)
+}
+
 /// Writes the report as CSV. Cells that a spreadsheet would run as a formula (starting
 /// with `=`, `+`, `-`, `@`, tab or carriage return) are prefixed with `'`.
 pub fn write_report_csv(rows: &[ReportRow], out: impl Write) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(REPORT_COLUMNS)?;
     for row in rows {
-        let cells = [
-            row.row.to_string(),
-            row.input_id.clone(),
-            row.input_name.clone(),
-            row.input_tax_id.clone(),
-            row.match_entity_id.clone(),
-            row.match_list.clone(),
-            row.match_name.clone(),
-            row.match_score.clone(),
-            row.match_strength.clone(),
-            row.match_signals.clone(),
-            row.match_explanation.clone(),
-            row.other_matches.to_string(),
-            row.risk_score.clone(),
-            row.risk_band.clone(),
-            row.rules_fired.clone(),
-            row.data_gaps.clone(),
-            row.goods.clone(),
-            row.error.clone(),
-            row.dataset_version.to_string(),
-            row.ruleset_digest.clone(),
-            row.dismissed_matches.clone(),
-            row.reopened_matches.clone(),
-        ];
+        let cells = report_cells(row);
         writer.write_record(cells.iter().map(|cell| neutralise_formula(cell).into_owned()))?;
     }
     writer.flush()?;
     Ok(())
+}
+
+/// A report row's cells, in [`REPORT_COLUMNS`] order.
+fn report_cells(row: &ReportRow) -> [String; 22] {
+    [
+        row.row.to_string(),
+        row.input_id.clone(),
+        row.input_name.clone(),
+        row.input_tax_id.clone(),
+        row.match_entity_id.clone(),
+        row.match_list.clone(),
+        row.match_name.clone(),
+        row.match_score.clone(),
+        row.match_strength.clone(),
+        row.match_signals.clone(),
+        row.match_explanation.clone(),
+        row.other_matches.to_string(),
+        row.risk_score.clone(),
+        row.risk_band.clone(),
+        row.rules_fired.clone(),
+        row.data_gaps.clone(),
+        row.goods.clone(),
+        row.error.clone(),
+        row.dataset_version.to_string(),
+        row.ruleset_digest.clone(),
+        row.dismissed_matches.clone(),
+        row.reopened_matches.clone(),
+    ]
+}
+
+/// A score (0–1) as shown to people: truncated, never rounded, to `decimals` places, so
+/// that a score below a threshold never shows as the threshold (0.916 is `0.91`, not the
+/// `0.92` of the strong threshold).
+pub fn score_text(score: f64, decimals: usize) -> String {
+    let scale = 10f64.powi(decimals as i32);
+    // The small nudge keeps 0.29 (0.28999… in binary) at 0.29.
+    let truncated = ((score * scale) + 1e-9).floor() / scale;
+    format!("{truncated:.decimals$}")
 }
 
 /// Guards a CSV cell against formula injection.
@@ -643,5 +825,26 @@ pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
         std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_are_truncated_never_rounded_across_a_threshold() {
+        for (score, decimals, shown) in [
+            (0.916, 2, "0.91"),
+            (0.92, 2, "0.92"),
+            (0.29, 2, "0.29"),
+            (0.999, 2, "0.99"),
+            (1.0, 2, "1.00"),
+            (0.0, 2, "0.00"),
+            (0.9196, 3, "0.919"),
+            (0.75, 3, "0.750"),
+        ] {
+            assert_eq!(score_text(score, decimals), shown, "{score} to {decimals} places");
+        }
     }
 }

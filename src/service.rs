@@ -23,7 +23,7 @@ use crate::indexer::IndexStatus;
 use crate::matching::index::IndexView;
 use crate::matching::index::IndexedEntity;
 use crate::matching::{Match, Matcher, ScreeningQuery, SearchQuery};
-use crate::records::{Agency, ProcurementLine, Record, RecordKind, Supplier};
+use crate::records::{Agency, ProcurementLine, RecordKind, Supplier};
 use crate::rules::{Assessment, Ruleset};
 use crate::screening::{Context, Input, Screener};
 use crate::store::Store;
@@ -35,6 +35,8 @@ pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// A request to screen a supplier (`supplier` alone) or a procurement (`lines`, with
 /// the supplier if known). Agencies given here are used as given; the others the lines
 /// and the supplier name (`agency_ids`) are read from the store with their licences.
+/// A body from a client is read with [`ScreeningRequest::parse`] (`request`), which
+/// reads each field as its CSV cell; the serde derives read and write stored inputs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreeningRequest {
@@ -51,15 +53,6 @@ impl ScreeningRequest {
     /// `supplier` or `procurement`.
     pub fn kind(&self) -> &'static str {
         if self.lines.is_empty() { "supplier" } else { "procurement" }
-    }
-
-    /// Computes the derived fields (tax id keys, region codes) of the records the
-    /// request carries, as a load does: clients send what the CSV formats hold, and any
-    /// derived value they send is replaced.
-    pub fn derive_fields(&mut self) {
-        self.supplier.iter_mut().for_each(Record::derive);
-        self.lines.iter_mut().for_each(Record::derive);
-        self.agencies.iter_mut().for_each(Record::derive);
     }
 
     /// What is wrong with the request, if anything.

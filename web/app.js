@@ -232,8 +232,9 @@ function bandLabel(band) {
   return BANDS.includes(band) ? t(`band_${band}`) : band || t("unknown");
 }
 
+// Truncated, never rounded: 0.916 shows as 91, not as the 92 of the strong threshold.
 function percent(fraction) {
-  return Math.round(fraction * 100);
+  return Math.floor(fraction * 100 + 1e-9);
 }
 
 function renderScreening(stored) {

@@ -1,4 +1,5 @@
-//! The body of `POST /v1/screenings`: any bytes as JSON, then (when it is a valid request)
+//! The body of `POST /v1/screenings`: any bytes as JSON, read as the handler reads it
+//! (`ScreeningRequest::parse`), then (when it is a valid request)
 //! the whole screening, matching against an index of the demo watchlist and the bundled
 //! rules, as the service does after reading its context from the store.
 #![no_main]
@@ -38,7 +39,9 @@ fn setup() -> &'static Setup {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(request) = serde_json::from_slice::<ScreeningRequest>(data) else { return };
+    // As the handler reads a body: JSON, then every field as its CSV cell.
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else { return };
+    let Ok(request) = ScreeningRequest::parse(body) else { return };
     if request.problem().is_some() {
         return;
     }

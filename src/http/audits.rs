@@ -1,17 +1,16 @@
 //! Batch audits: upload a file, follow its progress, cancel it, download its report.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::extract::Path;
+use super::extract::{Path, Upload};
 use super::{AUDITORS, AppState, Caller, Error};
 use crate::audit::{self, DEFAULT_CHUNK_SIZE};
-use crate::screening::{ReportRow, write_report_csv};
+use crate::screening::{self, ReportRow};
 use crate::store::audits::{Audit, AuditProgress};
 
 #[derive(Debug, Deserialize)]
@@ -20,25 +19,67 @@ pub struct UploadParams {
     name: Option<String>,
 }
 
+/// An audit upload as a multipart form (a browser form, `curl -F file=@compras.csv`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AuditUploadForm {
+    /// The file; its name is the audit's file name unless `name` is given.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    name: Option<String>,
+}
+
 /// `POST /v1/audits?name=…` with the CSV file as the body: queues its audit (202).
 #[utoipa::path(post, path = "/v1/audits", tag = "audits", operation_id = "create_audit", security(("api_key" = [])),
-    params(("name" = Option<String>, Query, description = "The file's name, for messages and the report (default `upload.csv`)")),
-    request_body(content = serde_json::Value, content_type = "text/csv", description = "A supplier or procurement CSV file (up to 64 MiB): any bytes; its header decides whether it can be audited"),
+    params(("name" = Option<String>, Query, description = "The file's name, for messages and the report (default: a multipart upload's file name, else `upload.csv`)")),
+    request_body(description = "A supplier or procurement CSV file (up to 64 MiB) as the body (any bytes; its header decides whether it can be audited), or as the `file` part of a multipart form",
+        content((serde_json::Value = "text/csv"), (AuditUploadForm = "multipart/form-data"))),
     responses((status = 202, description = "The audit is queued; `GET /v1/audits/{id}` follows it", body = Audit),
         (status = 400, description = "The file cannot be audited (no header, no required column); `error` says why")))]
 pub async fn create(
     caller: Caller,
     State(state): State<AppState>,
     params: Result<Query<UploadParams>, QueryRejection>,
-    body: Bytes,
+    mut upload: Upload,
 ) -> Result<(StatusCode, Json<Audit>), Error> {
     caller.require(AUDITORS)?;
     let Query(params) = params?;
-    let name = params.name.unwrap_or_else(|| "upload.csv".to_owned());
-    match audit::submit(&state.store, &name, body.to_vec(), Some(caller.key_id), DEFAULT_CHUNK_SIZE).await? {
+    let name = upload.param(params.name, "name").or(upload.file_name.take()).unwrap_or_else(|| "upload.csv".to_owned());
+    upload.no_other_fields(&["name"])?;
+    match audit::submit(&state.store, &name, upload.bytes.to_vec(), Some(caller.key_id), DEFAULT_CHUNK_SIZE).await? {
         Ok(audit) => Ok((StatusCode::ACCEPTED, Json(audit))),
         Err(message) => Err(Error::BadRequest(message)),
     }
+}
+
+/// The audits listed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditList {
+    /// Newest first.
+    audits: Vec<Audit>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// `GET /v1/audits`: the batch audits, newest first, without their files.
+#[utoipa::path(get, path = "/v1/audits", tag = "audits", operation_id = "list_audits", security(("api_key" = [])),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "How many (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "How many to skip (default 0)")),
+    responses((status = 200, description = "The audits, newest first: file name, status, rows, times", body = AuditList),
+        (status = 400, description = "A limit or offset out of range")))]
+pub async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<AuditList>, Error> {
+    caller.require(AUDITORS)?;
+    let Query(params) = params?;
+    let (limit, offset) = super::monitoring::page(params.limit, params.offset)?;
+    Ok(Json(AuditList { audits: state.store.list_audits(limit, offset).await? }))
 }
 
 /// `GET /v1/audits/{id}`: the audit and its progress.
@@ -72,24 +113,27 @@ pub async fn cancel(caller: Caller, State(state): State<AppState>, Path(id): Pat
 
 /// The formats of a report (documentation of the `format` parameter).
 #[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
+#[schema(rename_all = "kebab-case")]
 #[allow(dead_code)]
 pub enum ReportFormat {
     Csv,
+    CsvBom,
+    Xlsx,
     Json,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ReportParams {
-    /// `csv` (the default) or `json`.
+    /// `csv` (the default), `csv-bom`, `xlsx` or `json`.
     format: Option<String>,
 }
 
-/// `GET /v1/audits/{id}/report?format=csv|json`: the report of a completed audit.
+/// `GET /v1/audits/{id}/report?format=csv|csv-bom|xlsx|json`: the report of a completed audit.
 #[utoipa::path(get, path = "/v1/audits/{id}/report", tag = "audits", operation_id = "get_audit_report", security(("api_key" = [])),
-    params(("id" = i64, Path, description = "The audit"), ("format" = Option<ReportFormat>, Query, description = "csv (the default) or json")),
-    responses((status = 200, description = "The report, one row per input row, as CSV or JSON",
-            content((Vec<ReportRow> = "application/json"), (String = "text/csv"))),
+    params(("id" = i64, Path, description = "The audit"), ("format" = Option<ReportFormat>, Query, description = "csv (the default), csv-bom (CSV with a byte-order mark, for Excel), xlsx (an Excel workbook) or json")),
+    responses((status = 200, description = "The report, one row per input row, as CSV, an Excel workbook or JSON",
+            content((Vec<ReportRow> = "application/json"), (String = "text/csv"),
+                (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400), (status = 404, description = "No such audit"), (status = 409, description = "The audit has not completed")))]
 pub async fn report(
     caller: Caller,
@@ -114,21 +158,14 @@ pub async fn report(
         .map(|text| serde_json::from_str(text))
         .collect::<Result<_, _>>()
         .map_err(|err| Error::Internal(err.into()))?;
-    match params.format.as_deref().unwrap_or("csv") {
-        "json" => Ok(Json(rows).into_response()),
-        "csv" => {
-            let mut bytes = Vec::new();
-            write_report_csv(&rows, &mut bytes)?;
-            let disposition = format!("attachment; filename=\"audit-{id}-report.csv\"");
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                    (header::CONTENT_DISPOSITION, disposition),
-                ],
-                bytes,
-            )
-                .into_response())
-        }
-        other => Err(Error::BadRequest(format!("format must be csv or json, not {other:?}"))),
-    }
+    let format = match params.format.as_deref().unwrap_or("csv") {
+        "json" => return Ok(Json(rows).into_response()),
+        name => screening::ReportFormat::parse(name)
+            .ok_or_else(|| Error::BadRequest(format!("format must be csv, csv-bom, xlsx or json, not {name:?}")))?,
+    };
+    let mut bytes = Vec::new();
+    screening::write_report(&rows, format, &mut bytes)?;
+    let disposition = format!("attachment; filename=\"audit-{id}-report.{}\"", format.extension());
+    Ok(([(header::CONTENT_TYPE, format.content_type().to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response())
 }

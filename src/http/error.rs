@@ -6,11 +6,16 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::request::{FieldErrors, InvalidField};
+
 /// The body of every error answer.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// What was wrong, naming the field and the value where there is one.
     pub error: String,
+    /// For a body with fields that cannot be read: each of them, with its value and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<InvalidField>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +24,9 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// Fields of the body that cannot be read (a 400 naming each field and value).
+    #[error("{0}")]
+    InvalidFields(FieldErrors),
     /// No key, or a key that is unknown or revoked.
     #[error("{0}")]
     Unauthorized(String),
@@ -66,15 +74,19 @@ impl IntoResponse for Error {
             Error::Conflict(message) => (StatusCode::CONFLICT, message.clone()),
             Error::PayloadTooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message.clone()),
             Error::TooManyRequests(seconds) => {
-                let body = Json(ErrorBody { error: self.to_string() });
+                let body = Json(ErrorBody { error: self.to_string(), fields: Vec::new() });
                 let retry_after = [(axum::http::header::RETRY_AFTER, seconds.to_string())];
                 return (StatusCode::TOO_MANY_REQUESTS, retry_after, body).into_response();
+            }
+            Error::InvalidFields(errors) => {
+                let body = ErrorBody { error: errors.to_string(), fields: errors.0.clone() };
+                return (StatusCode::BAD_REQUEST, Json(body)).into_response();
             }
             Error::Sqlx(_) | Error::Internal(_) => {
                 tracing::error!("{self}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has the details".to_owned())
             }
         };
-        (status, Json(ErrorBody { error: message })).into_response()
+        (status, Json(ErrorBody { error: message, fields: Vec::new() })).into_response()
     }
 }

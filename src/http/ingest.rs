@@ -3,13 +3,13 @@
 //! queued load, whose progress `GET /v1/datasets/{id}` shows.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse};
 use serde::Deserialize;
 
+use super::extract::Upload;
 use super::{ADMINS, AppState, Caller, Error};
 use crate::import::Format;
 use crate::ingest::{self, DEFAULT_SOURCE};
@@ -28,7 +28,24 @@ pub struct UploadParams {
     map: Option<String>,
     /// Where the rows come from (default `local`).
     source: Option<String>,
-    /// The file's name, for messages (default `upload.csv`).
+    /// The file's name, for messages (default: the name a multipart upload gives the
+    /// file, else `upload.csv`).
+    name: Option<String>,
+}
+
+/// A dataset upload as a multipart form (a browser form, `curl -F kind=watchlist -F
+/// file=@lista.csv`): the file and the query parameters as fields.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DatasetUploadForm {
+    /// The file (its name is the dataset's file name unless `name` is given).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    kind: Option<RecordKind>,
+    format: Option<Format>,
+    /// CSV columns sent to fields: `COLUMN=FIELD;COLUMN=FIELD`.
+    map: Option<String>,
+    source: Option<String>,
     name: Option<String>,
 }
 
@@ -38,8 +55,9 @@ pub struct UploadParams {
         ("format" = Option<Format>, Query, description = "The file's format; detected from its name and first bytes when not given"),
         ("map" = Option<String>, Query, description = "CSV columns sent to fields: COLUMN=FIELD;COLUMN=FIELD"),
         ("source" = Option<String>, Query, description = "Where the rows come from (default `local`)"),
-        ("name" = Option<String>, Query, description = "The file's name, for messages (default `upload.csv`)")),
-    request_body(content = serde_json::Value, content_type = "text/csv", description = "The file (CSV or a published format, up to 64 MiB): any bytes; its content decides whether it can be loaded"),
+        ("name" = Option<String>, Query, description = "The file's name, for messages (default: a multipart upload's file name, else `upload.csv`)")),
+    request_body(description = "The file (CSV or a published format, up to 64 MiB) as the body (any bytes; its content decides whether it can be loaded), or as the `file` part of a multipart form whose other fields stand for the query parameters",
+        content((serde_json::Value = "text/csv"), (DatasetUploadForm = "multipart/form-data"))),
     responses((status = 202, description = "The file is kept and its load queued; `GET /v1/datasets/{id}` follows it", body = DatasetVersion,
             headers(("Location" = String, description = "The queued load, `/v1/datasets/{id}`"))),
         (status = 400, description = "A kind, format or column map that is not known, a kind the file does not imply, or a CSV header without a required column")))]
@@ -47,10 +65,20 @@ pub async fn upload(
     caller: Caller,
     State(state): State<AppState>,
     params: Result<Query<UploadParams>, QueryRejection>,
-    body: Bytes,
+    mut upload: Upload,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(ADMINS)?;
     let Query(params) = params?;
+    // A multipart form's fields stand for the query parameters it leaves out.
+    let params = UploadParams {
+        kind: upload.param(params.kind, "kind"),
+        format: upload.param(params.format, "format"),
+        map: upload.param(params.map, "map"),
+        source: upload.param(params.source, "source"),
+        name: upload.param(params.name, "name").or(upload.file_name.take()),
+    };
+    upload.no_other_fields(&["kind", "format", "map", "source", "name"])?;
+    let body = upload.bytes;
     let format = match params.format.as_deref() {
         None => None,
         Some(name) => Some(Format::parse(name).ok_or_else(|| {
@@ -58,15 +86,26 @@ pub async fn upload(
             Error::BadRequest(format!("format must be one of {}, not {name:?}", formats.join(", ")))
         })?),
     };
-    // Without a kind, the file's format (given or detected) must say what it holds.
-    let implied = format.unwrap_or_else(|| Format::detect(params.name.as_deref().unwrap_or_default(), &body));
-    let kind = match (params.kind.as_deref(), Some(implied.kinds())) {
-        (Some(name), _) => RecordKind::parse(name).ok_or_else(|| {
+    let kind = match params.kind.as_deref() {
+        None => None,
+        Some(name) => Some(RecordKind::parse(name).ok_or_else(|| {
             let kinds: Vec<&str> = RecordKind::ALL.iter().map(|kind| kind.as_str()).collect();
             Error::BadRequest(format!("kind must be one of {}, not {name:?}", kinds.join(", ")))
-        })?,
-        (None, Some([only])) => *only,
-        (None, _) => return Err(Error::BadRequest(format!("kind is required for a {implied} file"))),
+        })?),
+    };
+    // Without a kind, the file's format (given or detected) must say what it holds; an
+    // upload is one load, so a format of several kinds needs the kind named.
+    let (implied, kinds) = crate::import::resolve(params.name.as_deref().unwrap_or("upload"), &body, kind, format)
+        .map_err(Error::BadRequest)?;
+    let kind = match kinds.as_slice() {
+        [only] => *only,
+        _ => {
+            let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+            return Err(Error::BadRequest(format!(
+                "a {implied} file holds {}: name the one to load with `kind`",
+                kinds.join(" and ")
+            )));
+        }
     };
     let map_entries: Vec<String> =
         params.map.iter().flat_map(|map| map.split(';')).filter(|e| !e.trim().is_empty()).map(str::to_owned).collect();

@@ -97,6 +97,7 @@ pub const ROUTES: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/datasets", ADMINS),
     ("GET", "/v1/datasets/{id}", AUDITORS),
     ("GET", "/v1/datasets/{id}/rejected", AUDITORS),
+    ("GET", "/v1/audits", AUDITORS),
     ("POST", "/v1/audits", AUDITORS),
     ("GET", "/v1/audits/{id}", AUDITORS),
     ("POST", "/v1/audits/{id}/cancel", AUDITORS),
@@ -139,7 +140,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/datasets", get(list_datasets).post(ingest::upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .route("/v1/datasets/{id}", get(get_dataset))
         .route("/v1/datasets/{id}/rejected", get(list_rejected_rows))
-        .route("/v1/audits", post(audits::create).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .route("/v1/audits", post(audits::create).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)).get(audits::list))
         .route("/v1/audits/{id}", get(audits::get))
         .route("/v1/audits/{id}/cancel", post(audits::cancel))
         .route("/v1/audits/{id}/report", get(audits::report))

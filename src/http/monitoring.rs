@@ -224,7 +224,8 @@ fn id_param(id: Option<String>) -> Result<Option<String>, Error> {
     }
 }
 
-fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), Error> {
+/// The `limit` (1 to 1,000, default 100) and `offset` (default 0) of a listing.
+pub(super) fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), Error> {
     let (limit, offset) = (limit.unwrap_or(100), offset.unwrap_or(0));
     if !(1..=1000).contains(&limit) {
         return Err(Error::BadRequest(format!("limit must be between 1 and 1000, not {limit}")));

@@ -9,7 +9,9 @@
 use axum::Json;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
@@ -31,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         super::get_dataset,
         super::list_rejected_rows,
         super::ingest::upload,
+        super::audits::list,
         super::audits::create,
         super::audits::get,
         super::audits::cancel,
@@ -67,7 +70,7 @@ use utoipa::{Modify, OpenApi};
         crate::monitoring::AlertStatus,
         crate::monitoring::AlertKind,
     )),
-    modifiers(&ApiKeyScheme, &StandardResponses, &ScreeningNeedsASubject, &MatchRequestQueries)
+    modifiers(&ApiKeyScheme, &StandardResponses, &RecordFieldsAsCells, &ScreeningNeedsASubject, &MatchRequestQueries)
 )]
 pub struct ApiDoc;
 
@@ -151,6 +154,71 @@ fn error_response(status: &str, description: &str) -> Response {
         builder = builder.header("Retry-After", header);
     }
     builder.build()
+}
+
+/// The records of a request are read as CSV cells (`request`): a number or yes/no may
+/// also be a text (`"12,5"`, `"sí"`), a list one text with `|` between values, a date
+/// any spelling a CSV cell takes, and a field the kind does not have is refused. The
+/// derive sees only the Rust types, so the schema of each such field is rewritten here
+/// from the kind's schema table.
+struct RecordFieldsAsCells;
+
+impl Modify for RecordFieldsAsCells {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use crate::records::{FieldType, Origin, RecordKind};
+        let Some(components) = openapi.components.as_mut() else { return };
+        for (name, kind) in [
+            ("Supplier", RecordKind::Suppliers),
+            ("Agency", RecordKind::Agencies),
+            ("ProcurementLine", RecordKind::Procurements),
+        ] {
+            let Some(RefOr::T(Schema::Object(record))) = components.schemas.get_mut(name) else { continue };
+            record.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            for field in kind.fields().iter().filter(|field| field.origin == Origin::Csv) {
+                let Some(property) = record.properties.get_mut(field.name) else { continue };
+                let doc = match &*property {
+                    RefOr::T(Schema::Object(object)) => object.description.clone(),
+                    RefOr::T(Schema::Array(array)) => array.description.clone(),
+                    _ => None,
+                };
+                let described =
+                    |what: &str| Some(doc.as_ref().map_or_else(|| what.to_owned(), |doc| format!("{doc} {what}")));
+                let nullable = |ty: Type| SchemaType::from_iter([ty, Type::String, Type::Null]);
+                let rewritten: Schema = match field.ty {
+                    FieldType::Number => ObjectBuilder::new()
+                        .schema_type(nullable(Type::Number))
+                        .description(described("A number, or a text such as `1.234,5` or `1,234.5`."))
+                        .build()
+                        .into(),
+                    FieldType::Bool => ObjectBuilder::new()
+                        .schema_type(nullable(Type::Boolean))
+                        .description(described("true or false, or a text such as yes/no, sí/no, sim/não, 1/0."))
+                        .build()
+                        .into(),
+                    FieldType::Date => ObjectBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                        .description(described("A date: `YYYY-MM-DD`, `YYYY/MM/DD`, `DD/MM/YYYY`, `DD-MM-YYYY` or `DD.MM.YYYY`."))
+                        .build()
+                        .into(),
+                    FieldType::List => AnyOfBuilder::new()
+                        .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+                        .item(ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])))
+                        .description(described("A list of texts, or one text with `|` between values."))
+                        .build()
+                        .into(),
+                    FieldType::Country => ObjectBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                        .description(described(
+                            "An ISO 3166-1 country: alpha-2 or alpha-3 code, or its English, Spanish or Portuguese name; stored as alpha-2.",
+                        ))
+                        .build()
+                        .into(),
+                    FieldType::Currency | FieldType::LicenceStatus | FieldType::Text => continue,
+                };
+                *property = RefOr::T(rewritten);
+            }
+        }
+    }
 }
 
 /// A screening request needs a `supplier` or at least one procurement line, which the

@@ -20,15 +20,15 @@ use crate::store::screenings::StoredScreening;
 #[utoipa::path(post, path = "/v1/screenings", tag = "screening", operation_id = "create_screening", security(("api_key" = [])),
     request_body = ScreeningRequest,
     responses((status = 201, description = "The screening, stored in the audit trail, with the index version and ruleset digest it used", body = StoredScreening),
-        (status = 400, description = "Neither a supplier nor lines, an empty or over-long supplier name, too many lines, or a body that is not a screening request")))]
+        (status = 400, description = "Neither a supplier nor lines, an empty or over-long supplier name, too many lines, a body that is not a screening request, or fields that cannot be read as their CSV cells would be (an unknown country, a date or number that is none, an unknown field): `fields` names each, with its value")))]
 pub async fn create(
     caller: Caller,
     State(state): State<AppState>,
-    body: Result<Json<ScreeningRequest>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<StoredScreening>), Error> {
     caller.require(SCREENERS)?;
-    let Json(mut request) = body?;
-    request.derive_fields();
+    let Json(body) = body?;
+    let request = ScreeningRequest::parse(body).map_err(Error::InvalidFields)?;
     if let Some(problem) = request.problem() {
         return Err(Error::BadRequest(problem));
     }

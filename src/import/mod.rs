@@ -7,8 +7,9 @@
 //! (`ingest`), so dataset versions, stored rejected rows, content-hash idempotence and
 //! the one-transaction load hold for every format.
 //!
-//! [`Format::detect`] tells formats apart from a file's name and first bytes; the
-//! command line and the upload endpoint accept an explicit format too.
+//! [`Format::detect`] tells formats apart from a file's name and first bytes, and
+//! [`resolve`] decides a file's format and kinds for `cadena ingest` and uploads alike;
+//! both accept an explicit format and kind too.
 
 pub mod cbp;
 pub mod ilab;
@@ -121,6 +122,32 @@ impl std::fmt::Display for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.as_str())
     }
+}
+
+/// How a file is loaded: its format (the one given, else the one detected from its name
+/// and first bytes) and the record kinds it is loaded as (the one given, else those its
+/// format holds). The one place that decides both, for `cadena ingest` and uploads; the
+/// error names the file and the kinds there are.
+pub fn resolve(
+    file_name: &str,
+    bytes: &[u8],
+    kind: Option<RecordKind>,
+    format: Option<Format>,
+) -> Result<(Format, Vec<RecordKind>), String> {
+    let format = format.unwrap_or_else(|| Format::detect(file_name, bytes));
+    let kinds = match kind {
+        Some(kind) => vec![kind],
+        None if format.kinds().is_empty() => {
+            let kinds: Vec<&str> = RecordKind::ALL.iter().map(|kind| kind.as_str()).collect();
+            return Err(format!(
+                "{file_name}: a {format} file does not say what it holds, so name what the file holds ({}), as \
+                 in `cadena ingest suppliers {file_name}` or `kind=suppliers`, or give its format",
+                kinds.join(", ")
+            ));
+        }
+        None => format.kinds().to_vec(),
+    };
+    Ok((format, kinds))
 }
 
 /// A record with where it came from in its source.

@@ -9,10 +9,14 @@
 //! "Nit de Persona Jurídica") give the supplier's country and tax id.
 //!
 //! One procurement line is made per awarded item: the items of each active award, or,
-//! where an award lists none, the items of its contracts; a contract whose award is not
-//! in the release gives lines without a supplier. Tender items never become lines.
-//! A record's `compiledRelease` is used when present, else its embedded releases; a key
-//! seen twice keeps its last version.
+//! where an award lists none, the items of its contracts (a contract without items is one
+//! line, and so is an award with neither). A contract's suppliers are its own
+//! (`contracts[].suppliers`, an extension some publishers use), else its award's, else,
+//! for a contract whose award is not in the release, the release's parties with the role
+//! `supplier`. Tender items never become lines; a file that gives no line says why
+//! (`OcdsData::no_lines`). A record's `compiledRelease` is used when present, else its
+//! `versionedRelease` (each field at its latest version), else its embedded releases; a
+//! key seen twice keeps its last version.
 
 use std::collections::HashMap;
 
@@ -34,8 +38,35 @@ pub struct OcdsData {
     pub rejected_suppliers: Vec<Reject>,
     /// How many releases were read (compiled releases count once per record).
     pub n_releases: usize,
+    /// Why the file gave no procurement lines, when it gave none (the procurement load
+    /// and a screening report it as a rejection of the whole file).
+    pub no_lines: Option<Reject>,
+    /// Awards that were not active, and cancelled contracts, which give no lines.
+    pub n_skipped_awards: usize,
+    pub n_skipped_contracts: usize,
     /// The line ids given in the release being read, to tell repeated item ids apart.
     line_ids_of_release: std::collections::HashSet<String>,
+}
+
+impl OcdsData {
+    /// Why a file gave no procurement lines, for the one rejection that says so.
+    fn why_no_lines(&self) -> String {
+        if self.n_releases == 0 {
+            return "no procurement lines: no OCDS release could be read (see the other rejections)".to_owned();
+        }
+        let mut reason = format!(
+            "no procurement lines: {} release(s) read, none with an active award or a contract",
+            self.n_releases
+        );
+        if self.n_skipped_awards + self.n_skipped_contracts > 0 {
+            reason.push_str(&format!(
+                " ({} award(s) not active and {} contract(s) cancelled were left out)",
+                self.n_skipped_awards, self.n_skipped_contracts
+            ));
+        }
+        reason.push_str("; tender items are never lines, as nothing was bought yet");
+        reason
+    }
 }
 
 /// Parses an OCDS file. Fails only when no JSON can be read at all; a release that is
@@ -72,6 +103,9 @@ pub fn parse(bytes: &[u8]) -> Result<OcdsData, ImportError> {
                 return Err(ImportError(format!("not JSON or JSON lines: {whole_err}")));
             }
         }
+    }
+    if data.lines.is_empty() {
+        data.no_lines = Some(Reject { line: 0, path: "$".to_owned(), reason: data.why_no_lines() });
     }
     data.suppliers = dedupe_last(std::mem::take(&mut data.suppliers), |s| s.supplier_id.clone());
     data.lines = dedupe_last(std::mem::take(&mut data.lines), |l| format!("{}\u{0}{}", l.procurement_id, l.line_id));
@@ -118,6 +152,10 @@ fn read_record(record: &Value, line: i64, path: &str, data: &mut OcdsData) {
         read_release(compiled, line, &join(path, "compiledRelease"), data);
         return;
     }
+    if let Some(versioned) = record.get("versionedRelease").filter(|v| v.is_object()) {
+        read_release(&latest_versions(versioned), line, &join(path, "versionedRelease"), data);
+        return;
+    }
     let mut n_read = 0;
     if let Some(Value::Array(releases)) = record.get("releases") {
         for (idx, release) in releases.iter().enumerate() {
@@ -133,9 +171,31 @@ fn read_record(record: &Value, line: i64, path: &str, data: &mut OcdsData) {
         data.rejected.push(Reject {
             line,
             path: path_or_root(path),
-            reason: "the record has no compiledRelease and no embedded release with awards, contracts or parties"
+            reason: "the record has no compiledRelease, no versionedRelease and no embedded release with awards, \
+                     contracts or parties"
                 .to_owned(),
         });
+    }
+}
+
+/// A versioned release as a release: each field's history (`[{"releaseDate", "releaseID",
+/// "value", …}]`) replaced by its latest value; objects and arrays of objects (whose `id`
+/// is not versioned) are walked as they are.
+fn latest_versions(value: &Value) -> Value {
+    fn is_version(item: &Value) -> bool {
+        item.as_object().is_some_and(|version| {
+            version.contains_key("value") && (version.contains_key("releaseDate") || version.contains_key("releaseID"))
+        })
+    }
+    match value {
+        Value::Array(items) if !items.is_empty() && items.iter().all(is_version) => {
+            items.last().and_then(|version| version.get("value")).cloned().unwrap_or(Value::Null)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(latest_versions).collect()),
+        Value::Object(object) => {
+            Value::Object(object.iter().map(|(key, value)| (key.clone(), latest_versions(value))).collect())
+        }
+        other => other.clone(),
     }
 }
 
@@ -200,6 +260,8 @@ struct Address {
 #[serde(default, rename_all = "camelCase")]
 struct Award {
     id: Option<Value>,
+    title: Option<Value>,
+    description: Option<Value>,
     status: Option<Value>,
     date: Option<Value>,
     value: Option<Amount>,
@@ -213,10 +275,14 @@ struct Contract {
     id: Option<Value>,
     #[serde(rename = "awardID")]
     award_id: Option<Value>,
+    title: Option<Value>,
+    description: Option<Value>,
     status: Option<Value>,
     date_signed: Option<Value>,
     value: Option<Amount>,
     items: Vec<Item>,
+    /// The contract's own suppliers (an extension some publishers use).
+    suppliers: Vec<Party>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -426,27 +492,32 @@ fn read_release(value: &Value, line: i64, path: &str, data: &mut OcdsData) {
     }
 
     let release_date = text(&release.date);
+    // Suppliers named by reference are resolved through `parties`; OCDS 1.0 awards name
+    // them inline (name and identifier), which is read as it stands.
+    let resolve = |references: &[Party], references_path: &str, data: &mut OcdsData| -> Vec<Supplier> {
+        let mut suppliers = Vec::new();
+        for (supplier_idx, reference) in references.iter().enumerate() {
+            let party = text(&reference.id)
+                .and_then(|id| parties_by_id.get(&id).copied())
+                .filter(|party| party.identifier.is_some() || reference.identifier.is_none())
+                .unwrap_or(reference);
+            if let Some(supplier) = push_supplier(party, line, &format!("{references_path}[{supplier_idx}]"), data) {
+                suppliers.push(supplier);
+            }
+        }
+        suppliers
+    };
     let mut awarded_ids: Vec<String> = Vec::new();
     for (award_idx, award) in release.awards.iter().enumerate() {
         let award_path = format!("{path}.awards[{award_idx}]");
         let status = text(&award.status).unwrap_or_default().to_lowercase();
         if !(status.is_empty() || status == "active") {
+            data.n_skipped_awards += 1;
             continue;
         }
         let award_id = text(&award.id).unwrap_or_else(|| format!("award-{award_idx}"));
         awarded_ids.push(award_id.clone());
-        // The award's suppliers, resolved through parties when given by reference.
-        let mut suppliers: Vec<Supplier> = Vec::new();
-        for (supplier_idx, reference) in award.suppliers.iter().enumerate() {
-            let party = text(&reference.id)
-                .and_then(|id| parties_by_id.get(&id).copied())
-                .filter(|party| party.identifier.is_some() || reference.identifier.is_none())
-                .unwrap_or(reference);
-            match push_supplier(party, line, &format!("{award_path}.suppliers[{supplier_idx}]"), data) {
-                Some(supplier) => suppliers.push(supplier),
-                None => continue,
-            }
-        }
+        let suppliers = resolve(&award.suppliers, &format!("{award_path}.suppliers"), data);
         let contracts: Vec<(usize, &Contract)> = release
             .contracts
             .iter()
@@ -470,19 +541,28 @@ fn read_release(value: &Value, line: i64, path: &str, data: &mut OcdsData) {
                 let item_path = format!("{award_path}.items[{item_idx}]");
                 context.push_line(&award_id, item_idx, item, line_value, line, &item_path, data);
             }
-        } else {
+        } else if !contracts.is_empty() {
             for (contract_idx, contract) in contracts {
-                let value = contract.value.as_ref();
-                for (item_idx, item) in contract.items.iter().enumerate() {
-                    let line_value = if contract.items.len() == 1 { value } else { None };
-                    let item_path = format!("{path}.contracts[{contract_idx}].items[{item_idx}]");
-                    context.push_line(&award_id, item_idx, item, line_value, line, &item_path, data);
-                }
+                let contract_path = format!("{path}.contracts[{contract_idx}]");
+                // A contract that names its own suppliers (an extension) is theirs.
+                let own = resolve(&contract.suppliers, &format!("{contract_path}.suppliers"), data);
+                let context = LineContext { suppliers: if own.is_empty() { &suppliers } else { &own }, ..context };
+                context.push_contract_lines(&award_id, contract, line, &contract_path, data);
             }
+        } else {
+            // An award with neither items nor contracts is one line: what was awarded.
+            let item = Item {
+                description: text(&award.title).or(text(&award.description)).map(Value::String),
+                ..Item::default()
+            };
+            context.push_line(&award_id, 0, &item, award.value.as_ref(), line, &award_path, data);
         }
     }
-    // Contracts whose award is not in this release (a separate contract release):
-    // awarded lines whose supplier the award release names.
+    // Contracts whose award is not in this release (a separate contract release, or a
+    // publisher that writes no awards): their suppliers are their own (`suppliers`, an
+    // extension), else the release's parties with the role `supplier`.
+    let supplier_parties: Vec<Party> =
+        release.parties.iter().filter(|party| has_role(party, &["supplier"])).cloned().collect();
     for (contract_idx, contract) in release.contracts.iter().enumerate() {
         let award_id = text(&contract.award_id);
         if award_id.as_ref().is_some_and(|id| awarded_ids.contains(id)) {
@@ -490,22 +570,26 @@ fn read_release(value: &Value, line: i64, path: &str, data: &mut OcdsData) {
         }
         let status = text(&contract.status).unwrap_or_default().to_lowercase();
         if status == "cancelled" {
+            data.n_skipped_contracts += 1;
             continue;
         }
+        let contract_path = format!("{path}.contracts[{contract_idx}]");
+        let own = resolve(&contract.suppliers, &format!("{contract_path}.suppliers"), data);
+        let suppliers = if own.is_empty() {
+            supplier_parties.iter().filter_map(|party| supplier_of(party).ok()).collect()
+        } else {
+            own
+        };
         let award_id = award_id.or_else(|| text(&contract.id)).unwrap_or_else(|| format!("contract-{contract_idx}"));
         let award_date = text(&contract.date_signed).or(release_date.clone());
         let context = LineContext {
             procurement_id: &procurement_id,
             buyer: buyer.as_deref(),
-            suppliers: &[],
+            suppliers: &suppliers,
             award_date: award_date.as_deref(),
             ocid: ocid.as_deref(),
         };
-        for (item_idx, item) in contract.items.iter().enumerate() {
-            let line_value = if contract.items.len() == 1 { contract.value.as_ref() } else { None };
-            let item_path = format!("{path}.contracts[{contract_idx}].items[{item_idx}]");
-            context.push_line(&award_id, item_idx, item, line_value, line, &item_path, data);
-        }
+        context.push_contract_lines(&award_id, contract, line, &contract_path, data);
     }
 }
 
@@ -523,6 +607,7 @@ fn push_supplier(party: &Party, line: i64, path: &str, data: &mut OcdsData) -> O
 }
 
 /// What the lines of one award share.
+#[derive(Clone, Copy)]
 struct LineContext<'a> {
     procurement_id: &'a str,
     buyer: Option<&'a str>,
@@ -532,6 +617,23 @@ struct LineContext<'a> {
 }
 
 impl LineContext<'_> {
+    /// A contract's lines: one per item, or one for the whole contract when it lists none.
+    fn push_contract_lines(&self, award_id: &str, contract: &Contract, line: i64, path: &str, data: &mut OcdsData) {
+        if contract.items.is_empty() {
+            let description = text(&contract.title).or(text(&contract.description));
+            // Under its award the line is `award/contract`; a contract standing alone is its own award.
+            let id = contract.id.clone().filter(|_| text(&contract.id).as_deref() != Some(award_id));
+            let item = Item { id, description: description.map(Value::String), ..Item::default() };
+            self.push_line(award_id, 0, &item, contract.value.as_ref(), line, path, data);
+            return;
+        }
+        for (item_idx, item) in contract.items.iter().enumerate() {
+            let line_value = if contract.items.len() == 1 { contract.value.as_ref() } else { None };
+            let item_path = format!("{path}.items[{item_idx}]");
+            self.push_line(award_id, item_idx, item, line_value, line, &item_path, data);
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn push_line(
         &self,

@@ -364,7 +364,9 @@ fn parse_import(
                 rejected.extend(data.rejected_suppliers);
                 send_imported(data.suppliers, rejected, chunk_tx);
             } else {
-                send_imported(data.lines, data.rejected, chunk_tx);
+                let mut rejected = data.rejected;
+                rejected.extend(data.no_lines);
+                send_imported(data.lines, rejected, chunk_tx);
             }
         }
         (Format::ListaSuja, RecordKind::Watchlist) => {

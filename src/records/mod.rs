@@ -509,37 +509,7 @@ impl ColumnMap {
         let names: Vec<String> = header.iter().map(|name| normalise_header(name)).collect();
         let csv_fields: Vec<Field> =
             kind.fields().iter().filter(|field| field.origin == Origin::Csv).copied().collect();
-        let mut claimed: Vec<Option<&'static str>> = vec![None; names.len()];
-        // The operator's map first, then the fields' own names, then the aliases.
-        for (column, field_name) in map {
-            let column = normalise_header(column);
-            let field_name = normalise_header(field_name);
-            let field = csv_fields.iter().find(|field| field.name == field_name);
-            if let (Some(idx), Some(field)) = (names.iter().position(|name| *name == column), field)
-                && !claimed.contains(&Some(field.name))
-            {
-                claimed[idx] = Some(field.name);
-            }
-        }
-        for field in &csv_fields {
-            if claimed.contains(&Some(field.name)) {
-                continue;
-            }
-            if let Some(idx) =
-                names.iter().enumerate().position(|(idx, name)| claimed[idx].is_none() && name == field.name)
-            {
-                claimed[idx] = Some(field.name);
-            }
-        }
-        for (alias, field_name) in header_aliases(kind) {
-            if claimed.contains(&Some(*field_name)) {
-                continue;
-            }
-            if let Some(idx) = names.iter().enumerate().position(|(idx, name)| claimed[idx].is_none() && name == alias)
-            {
-                claimed[idx] = Some(field_name);
-            }
-        }
+        let claimed = claim_columns(kind, &names, map);
         let field_columns: Vec<(Field, Option<usize>)> = csv_fields
             .iter()
             .map(|field| (*field, claimed.iter().position(|claim| *claim == Some(field.name))))
@@ -564,6 +534,14 @@ impl ColumnMap {
         Ok(ColumnMap { field_columns, extra_columns })
     }
 
+    /// Whether a header has a column for `field` of `kind` (by the operator's map, the
+    /// field's own name or an alias), whatever else the header lacks: how a file's kind
+    /// is told from its header.
+    pub fn has_column_for(kind: RecordKind, header: &[String], map: &[(String, String)], field: &str) -> bool {
+        let names: Vec<String> = header.iter().map(|name| normalise_header(name)).collect();
+        claim_columns(kind, &names, map).contains(&Some(field))
+    }
+
     /// The names of the columns kept as extra attributes.
     pub fn extra_column_names(&self) -> impl Iterator<Item = &str> {
         self.extra_columns.iter().map(|(_, name)| name.as_str())
@@ -573,6 +551,42 @@ impl ColumnMap {
     pub fn mapped_fields(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
         self.field_columns.iter().filter_map(|(field, column)| Some((field.name, (*column)?)))
     }
+}
+
+/// Which field each column of a header (names normalised) goes to: the operator's map
+/// first, then the fields' own names, then the aliases; `None` for an extra column.
+fn claim_columns(kind: RecordKind, names: &[String], map: &[(String, String)]) -> Vec<Option<&'static str>> {
+    let csv_fields: Vec<Field> = kind.fields().iter().filter(|field| field.origin == Origin::Csv).copied().collect();
+    let mut claimed: Vec<Option<&'static str>> = vec![None; names.len()];
+    // The operator's map first, then the fields' own names, then the aliases.
+    for (column, field_name) in map {
+        let column = normalise_header(column);
+        let field_name = normalise_header(field_name);
+        let field = csv_fields.iter().find(|field| field.name == field_name);
+        if let (Some(idx), Some(field)) = (names.iter().position(|name| *name == column), field)
+            && !claimed.contains(&Some(field.name))
+        {
+            claimed[idx] = Some(field.name);
+        }
+    }
+    for field in &csv_fields {
+        if claimed.contains(&Some(field.name)) {
+            continue;
+        }
+        if let Some(idx) = names.iter().enumerate().position(|(idx, name)| claimed[idx].is_none() && name == field.name)
+        {
+            claimed[idx] = Some(field.name);
+        }
+    }
+    for (alias, field_name) in header_aliases(kind) {
+        if claimed.contains(&Some(*field_name)) {
+            continue;
+        }
+        if let Some(idx) = names.iter().enumerate().position(|(idx, name)| claimed[idx].is_none() && name == alias) {
+            claimed[idx] = Some(field_name);
+        }
+    }
+    claimed
 }
 
 /// Parses `--map` entries (`Column Name=field`), checking that each field is a CSV field

@@ -130,6 +130,13 @@ impl Store {
         Ok(self.get_audit(id).await?.expect("the audit just created"))
     }
 
+    /// Audits, newest first: `limit` of them after skipping `offset`.
+    pub async fn list_audits(&self, limit: i64, offset: i64) -> sqlx::Result<Vec<Audit>> {
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audits ORDER BY id DESC LIMIT $1 OFFSET $2");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
     pub async fn get_audit(&self, id: i64) -> sqlx::Result<Option<Audit>> {
         let sql = format!("SELECT {AUDIT_COLUMNS} FROM audits WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;

@@ -238,7 +238,7 @@ async fn web_ui_flow() {
     // The demo supplier, with its agency and a line of gold, comes out critical, with its
     // reasons, their legal basis, the watchlist match explained, and the record.
     browser.fill("#s-name", "Minera Ficticia Oro Verde SAC").await;
-    browser.fill("#s-tax", "20999999991").await;
+    browser.fill("#s-tax", "20999999990").await;
     browser.script("document.getElementById('s-country').value = 'PE';").await;
     browser.fill("#s-agencies", "DEMO-A-001").await;
     browser.click("#add-item").await;
@@ -385,7 +385,7 @@ async fn web_ui_flow() {
     // shows it among the matches a decision dismissed.
     browser.click("#nav a[data-view='screen']").await;
     browser.fill("#s-name", "Minera Ficticia Oro Verde SAC").await;
-    browser.fill("#s-tax", "20999999991").await;
+    browser.fill("#s-tax", "20999999990").await;
     browser.click("#screen-submit").await;
     browser.wait_for("the match", "document.querySelector('.match-list .decide input') !== null").await;
     browser.fill(".match-list .decide input", "Otra empresa: domicilio y socios distintos").await;

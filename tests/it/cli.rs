@@ -205,6 +205,43 @@ async fn reindex_check_index_screen_and_search_work_on_the_demo(db: &TestDb) {
     let error = fail(cadena().arg("screen").arg(work.path().join("nothing.csv")).arg("--out").arg(&report));
     assert!(error.contains("nothing.csv: cannot read the file"), "{error}");
 
+    // A procurement export with its own headers is screened as procurements: `ocid` is
+    // the procurement id, and `--map` sends any other column where it belongs.
+    let export = work.path().join("compras.csv");
+    std::fs::write(
+        &export,
+        "ocid,Nº Ítem,Proveedor,Descripción,País de origen\n\
+                             ocds-1,1,Minera Ficticia Oro Verde SAC,Lingotes de oro,Perú\n\
+                             ocds-1,2,Ferretería Ñandú,Clavos,Narnia\n",
+    )
+    .unwrap();
+    let error = fail(cadena().arg("screen").arg(&export).arg("--out").arg(&report));
+    assert!(error.contains("line_id"), "a procurement file without its line column says so: {error}");
+    let (screened, _) =
+        succeed(cadena().arg("screen").arg(&export).args(["--map", "Nº Ítem=line_id", "--out"]).arg(&report));
+    assert!(screened.contains("screened 2 rows"), "{screened}");
+    let mut reader = csv::Reader::from_path(&report).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(&rows[0][column("input_id")], "ocds-1/1");
+    assert!(rows[0][column("rules_fired")].contains("product.ilab_forced_labour"), "{:?}", rows[0]);
+    assert_eq!(&rows[1][column("input_id")], "ocds-1/2", "a rejected row keeps its id");
+    assert!(rows[1][column("error")].contains("origin_country: \"Narnia\""), "{:?}", rows[1]);
+    let error = fail(cadena().arg("screen").arg(&export).args(["--map", "Nº Ítem=colour", "--out"]).arg(&report));
+    assert!(error.contains("--map: \"colour\" is not a procurements field"), "{error}");
+
+    // Reports for Excel: with a byte-order mark, or as a workbook.
+    let with_bom = work.path().join("informe-bom.csv");
+    let args = ["--map", "Nº Ítem=line_id", "--report-format", "csv-bom", "--out"];
+    succeed(cadena().arg("screen").arg(&export).args(args).arg(&with_bom));
+    let bytes = std::fs::read(&with_bom).unwrap();
+    assert_eq!(bytes[..3], *b"\xef\xbb\xbf");
+    assert!(String::from_utf8(bytes).unwrap().contains("Ferretería Ñandú"));
+    let workbook = work.path().join("informe.xlsx");
+    let args = ["--map", "Nº Ítem=line_id", "--report-format", "xlsx", "--out"];
+    succeed(cadena().arg("screen").arg(&export).args(args).arg(&workbook));
+    let strings = crate::http::zip_entry(&std::fs::read(&workbook).unwrap(), "xl/sharedStrings.xml");
+    assert!(strings.contains("Minera Ficticia Oro Verde SAC"), "{strings}");
+
     let (found, _) = succeed(cadena().args(["search", "reclutadora fictisia"]));
     assert!(found.lines().nth(1).is_some_and(|first| first.contains("DEMO-A-003")), "{found}");
     let (found, _) = succeed(cadena().args(["search", "oro verde", "--kind", "watchlist", "--json"]));
@@ -237,4 +274,106 @@ fn rules_check_and_test_report_problems() {
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("ruleset.toml:1"), "a problem names its file and line: {stdout}");
+}
+
+/// Starts `cadena serve --demo` on a free port of a data directory and returns the key it
+/// printed last, then stops it.
+fn demo_key_of_a_serve(data_dir: &Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cadena"))
+        .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
+        .env("CADENA_DATA_DIR", data_dir)
+        .env_remove("CADENA_DATABASE_URL")
+        .env("CADENA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start cadena serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("read cadena serve's output");
+        let done = line.starts_with("cadena_");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let key = lines.last().cloned().unwrap_or_default();
+    assert!(key.starts_with("cadena_"), "the key is the last line printed at start-up: {lines:?}");
+    assert!(lines.iter().any(|line| line.starts_with("cadena is listening on")), "{lines:?}");
+    key
+}
+
+/// `serve --demo` run twice reuses the key it kept in `DATA_DIR/demo-key.txt`.
+#[test]
+fn serve_demo_reuses_its_key() {
+    let work = tempfile::tempdir().unwrap();
+    let first = demo_key_of_a_serve(work.path());
+    let kept = std::fs::read_to_string(work.path().join("demo-key.txt")).unwrap();
+    assert_eq!(kept.trim(), first);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(work.path().join("demo-key.txt")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the key file is its owner's only");
+    }
+    let second = demo_key_of_a_serve(work.path());
+    assert_eq!(second, first, "the second start reuses the key");
+    let listed = Command::new(env!("CARGO_BIN_EXE_cadena"))
+        .args(["keys", "list"])
+        .env("CADENA_DATA_DIR", work.path())
+        .env_remove("CADENA_DATABASE_URL")
+        .env("CADENA_LOG", "warn")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(listed.lines().filter(|line| line.contains("demo")).count(), 1, "one demo key: {listed}");
+}
+
+/// `--help` of ingest, screen and search names every format and kind the README does.
+#[test]
+fn help_lists_every_format_and_kind() {
+    let help = |command: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_cadena")).args([command, "--help"]).output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let ingest = help("ingest");
+    for format in cadena::import::Format::ALL {
+        assert!(ingest.contains(format.as_str()), "ingest --help does not name the format {format}:\n{ingest}");
+    }
+    for kind in RecordKind::ALL {
+        assert!(ingest.contains(kind.as_str()), "ingest --help does not name the kind {kind}:\n{ingest}");
+    }
+    for published in ["OCDS", "FollowTheMoney", "targets.simple.csv", "Lista Suja", "CBP", "ILAB"] {
+        assert!(ingest.contains(published), "ingest --help does not name {published}:\n{ingest}");
+    }
+    let screen = help("screen");
+    for named in ["suppliers", "procurements", "OCDS", "--map", "ocid"] {
+        assert!(screen.contains(named), "screen --help does not name {named}:\n{screen}");
+    }
+    let search = help("search");
+    for named in ["agencies", "suppliers", "watchlist", "Perú", "vigente"] {
+        assert!(search.contains(named), "search --help does not name {named}:\n{search}");
+    }
+    assert!(!search.contains("procurements"), "search does not search procurements:\n{search}");
+}
+
+/// Logs to a pipe (not a terminal) carry no colour codes.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let work = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_cadena"))
+        .arg("reindex")
+        .env("CADENA_DATA_DIR", work.path())
+        .env_remove("CADENA_DATABASE_URL")
+        .env("CADENA_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("INFO") && stderr.contains("the index caught up with the store"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no ANSI escape codes: {stderr:?}");
 }

@@ -44,6 +44,11 @@ store_tests!(
     an_agency_lists_the_suppliers_that_use_it,
     the_screening_cache_is_bounded_by_bytes,
     paging_limits_timeouts_and_audits_that_end_early,
+    request_fields_are_read_as_csv_cells,
+    a_procurement_file_with_aliased_headers_is_audited_as_procurements,
+    audits_are_listed_newest_first,
+    uploads_come_as_multipart_forms_too,
+    reports_open_in_excel,
 );
 
 /// The demo dataset, an index that follows the store, the router and one key per role.
@@ -148,7 +153,7 @@ impl Api {
 
 pub(crate) fn demo_supplier() -> Value {
     json!({ "supplier": {
-        "supplier_id": "S-1", "name": "Minera Ficticia Oro Verde SAC", "tax_id": "20999999991",
+        "supplier_id": "S-1", "name": "Minera Ficticia Oro Verde SAC", "tax_id": "20999999990",
         "country": "PE", "agency_ids": ["DEMO-A-001"]
     }})
 }
@@ -228,6 +233,7 @@ const ROLE_MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/v1/datasets", "D"),
     ("GET", "/v1/datasets/{id}", "A D"),
     ("GET", "/v1/datasets/{id}/rejected", "A D"),
+    ("GET", "/v1/audits", "A D"),
     ("POST", "/v1/audits", "A D"),
     ("GET", "/v1/audits/{id}", "A D"),
     ("POST", "/v1/audits/{id}/cancel", "A D"),
@@ -1115,4 +1121,243 @@ async fn paging_limits_timeouts_and_audits_that_end_early(store: Store) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = api.get("/v1/records/watchlist/NOBODY", Role::Inspector).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A country, date or number in a request is read as its CSV cell: `Brasil` is `BR`,
+/// `Perú` is `PE`, and what is no country is a 400 naming the field and the value.
+async fn request_fields_are_read_as_csv_cells(store: Store) {
+    let api = Api::new(&store).await;
+    let officer = Some(api.key(Role::Officer));
+    let screen = |supplier: Value| {
+        let api = &api;
+        async move {
+            let (status, screening) =
+                api.call("POST", "/v1/screenings", officer, Some(json!({ "supplier": supplier }))).await;
+            assert_eq!(status, StatusCode::CREATED, "{screening}");
+            screening["result"].clone()
+        }
+    };
+    let by_code = screen(json!({ "name": "Carvoaria Imaginaria", "country": "BR" })).await;
+    assert_eq!(by_code["matches"][0]["entity"]["entity_id"], "DEMO-W-002", "{by_code}");
+    assert_eq!(by_code["assessments"][0]["assessment"]["band"], "high");
+    for country in ["Brasil", "brazil", "BRA", "br"] {
+        let by_name = screen(json!({ "name": "Carvoaria Imaginaria", "country": country })).await;
+        assert_eq!(by_name, by_code, "{country}");
+    }
+
+    let fired = |result: &Value| -> Vec<String> {
+        let fired = result["assessments"][0]["assessment"]["fired"].as_array().unwrap();
+        fired.iter().map(|rule| rule["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let peru = screen(json!({ "name": "Ferretería Ñandú", "country": "PE" })).await;
+    assert!(fired(&peru).contains(&"country.high_prevalence".to_owned()), "{peru}");
+    for country in ["Perú", "PER", "pe", " Peru "] {
+        let by_name = screen(json!({ "name": "Ferretería Ñandú", "country": country })).await;
+        assert_eq!(
+            by_name["assessments"][0]["assessment"]["score"], peru["assessments"][0]["assessment"]["score"],
+            "{country}"
+        );
+        assert_eq!(by_name, peru, "{country}");
+    }
+    // Numbers, yes/no and dates as a spreadsheet writes them.
+    let line = json!({ "procurement_id": "P-1", "line_id": "1", "origin_country": "Perú",
+        "origin_region": "Madre de Dios", "item_description": "Lingotes de oro", "value": "1.234,50",
+        "award_date": "09/03/2025" });
+    let (status, screening) = api.call("POST", "/v1/screenings", officer, Some(json!({ "lines": [line] }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{screening}");
+    let input = &screening["input"]["lines"][0];
+    assert_eq!((&input["origin_country"], &input["origin_region_code"]), (&json!("PE"), &json!("PE-MDD")));
+    assert_eq!((&input["value"], &input["award_date"]), (&json!(1234.5), &json!("2025-03-09")));
+
+    let (status, body) = api
+        .call("POST", "/v1/screenings", officer, Some(json!({ "supplier": { "name": "X", "country": "Narnia" } })))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["fields"],
+        json!([{ "field": "supplier.country", "value": "Narnia",
+        "reason": "\"Narnia\" is not an ISO 3166-1 country (use a code such as PE or PER)" }])
+    );
+    assert!(body["error"].as_str().unwrap().starts_with("supplier.country: \"Narnia\""), "{body}");
+    let bad_line =
+        json!({ "lines": [{ "procurement_id": "P", "line_id": "1", "award_date": "ayer", "value": "mucho" }] });
+    let (status, body) = api.call("POST", "/v1/screenings", officer, Some(bad_line)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let mut named: Vec<&str> =
+        body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    named.sort_unstable();
+    assert_eq!(named, vec!["lines[0].award_date", "lines[0].value"], "{body}");
+}
+
+/// A procurement export whose header names the columns its own way (`Procurement ID`,
+/// `Item`, `País de origen`) is audited as procurement lines, as a load would read it,
+/// and a row that cannot be read keeps its id in the report.
+async fn a_procurement_file_with_aliased_headers_is_audited_as_procurements(store: Store) {
+    let api = Api::new(&store).await;
+    let csv = "Procurement ID;Item;Proveedor;Descripción;País de origen;Región de origen\n\
+               P-9;1;Minera Ficticia Oro Verde SAC;Lingotes de oro;Perú;Madre de Dios\n\
+               P-9;2;Ferretería Ñandú;Clavos;Narnia;\n";
+    let (status, audit) = api.upload("compras.csv", csv).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{audit}");
+    AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await.unwrap();
+    let id = audit["id"].as_i64().unwrap();
+    let (status, rows) = api.get(&format!("/v1/audits/{id}/report?format=json"), Role::Auditor).await;
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    assert_eq!(rows[0]["input_id"], "P-9/1", "{rows}");
+    assert_eq!(rows[0]["input_name"], "Minera Ficticia Oro Verde SAC");
+    assert!(rows[0]["rules_fired"].as_str().unwrap().contains("product.ilab_forced_labour"), "{rows}");
+    assert_eq!(rows[1]["input_id"], "P-9/2", "a rejected row keeps its id: {rows}");
+    assert_eq!(rows[1]["input_name"], "Ferretería Ñandú");
+    let error = rows[1]["error"].as_str().unwrap();
+    assert!(error.starts_with("compras.csv:3: origin_country: \"Narnia\""), "{error}");
+    // `ocid` is the procurement id too.
+    let (status, audit) = api.upload("ocds.csv", "ocid,line_id,supplier_name\nocds-1,1,Ferretería Ñandú\n").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{audit}");
+}
+
+async fn audits_are_listed_newest_first(store: Store) {
+    let api = Api::new(&store).await;
+    let (status, empty) = api.get("/v1/audits", Role::Auditor).await;
+    assert_eq!((status, empty), (StatusCode::OK, json!({ "audits": [] })));
+    let mut ids = Vec::new();
+    for name in ["enero.csv", "febrero.csv", "marzo.csv"] {
+        let (status, audit) = api.upload(name, DEMO_PROCUREMENTS).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{audit}");
+        ids.push(audit["id"].as_i64().unwrap());
+    }
+    let (status, listed) = api.get("/v1/audits", Role::Admin).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> =
+        listed["audits"].as_array().unwrap().iter().map(|a| a["file_name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["marzo.csv", "febrero.csv", "enero.csv"]);
+    assert_eq!(listed["audits"][0]["id"], ids[2]);
+    assert_eq!(listed["audits"][0]["status"], "queued");
+    let (_, page) = api.get("/v1/audits?limit=1&offset=1", Role::Auditor).await;
+    assert_eq!(page["audits"].as_array().unwrap().len(), 1);
+    assert_eq!(page["audits"][0]["file_name"], "febrero.csv");
+    let (status, body) = api.get("/v1/audits?limit=0", Role::Auditor).await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("limit must be between 1 and 1000, not 0")));
+    assert_eq!(api.get("/v1/audits", Role::Officer).await.0, StatusCode::FORBIDDEN);
+}
+
+/// `curl -F kind=watchlist -F file=@lista.csv` (a multipart form, here from reqwest
+/// against a real server): the form's fields stand for the query parameters, and the
+/// file's name is the dataset's or the audit's.
+async fn uploads_come_as_multipart_forms_too(store: Store) {
+    let api = Api::new(&store).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = api.app.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    cadena::monitoring::webhooks::install_tls_provider();
+    let client = reqwest::Client::new();
+    let file = |name: &str, csv: &str| {
+        reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
+            .file_name(name.to_owned())
+            .mime_str("text/csv")
+            .unwrap()
+    };
+
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "watchlist")
+        .text("source", "lista-local")
+        .part("file", file("lista.csv", "entity_id,name,country\nL-1,Empresa Listada Imaginaria,Perú\n"));
+    let response = client
+        .post(format!("{base}/v1/datasets"))
+        .bearer_auth(api.key(Role::Admin))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let dataset: Value = response.json().await.unwrap();
+    assert_eq!((&dataset["kind"], &dataset["file_name"]), (&json!("watchlist"), &json!("lista.csv")), "{dataset}");
+    assert_eq!(dataset["source"], "lista-local");
+    api.run_workers().await;
+    let (_, loaded) = api.get(&format!("/v1/datasets/{}", dataset["id"]), Role::Admin).await;
+    assert_eq!((&loaded["status"], &loaded["n_inserted"]), (&json!("completed"), &json!(1)), "{loaded}");
+
+    let form = reqwest::multipart::Form::new().part("file", file("compras-marzo.csv", DEMO_PROCUREMENTS));
+    let response = client
+        .post(format!("{base}/v1/audits"))
+        .bearer_auth(api.key(Role::Auditor))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let audit: Value = response.json().await.unwrap();
+    assert_eq!((&audit["file_name"], &audit["n_rows"]), (&json!("compras-marzo.csv"), &json!(5)), "{audit}");
+
+    // A form without the kind a CSV needs, or with a misspelt field, says so.
+    let form = reqwest::multipart::Form::new().text("knd", "watchlist").part("file", file("l.csv", "entity_id,name\n"));
+    let response = client
+        .post(format!("{base}/v1/datasets"))
+        .bearer_auth(api.key(Role::Admin))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("\"knd\" is not a field"), "{body}");
+    let form = reqwest::multipart::Form::new().text("kind", "watchlist");
+    let response = client
+        .post(format!("{base}/v1/datasets"))
+        .bearer_auth(api.key(Role::Admin))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("needs a `file` part"), "{body}");
+}
+
+/// The text of one file inside a zip archive (an `.xlsx` workbook is one).
+pub(crate) fn zip_entry(bytes: &[u8], name: &str) -> String {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip archive");
+    let mut entry = archive.by_name(name).expect("the entry");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+    text
+}
+
+/// A report as CSV with a byte-order mark, or as an Excel workbook, keeps `Ñ` and accents.
+async fn reports_open_in_excel(store: Store) {
+    let api = Api::new(&store).await;
+    let (status, audit) = api.upload("proveedores.csv", "supplier_id,name,country\nS-1,Ferretería Ñandú,PE\n").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{audit}");
+    AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await.unwrap();
+    let id = audit["id"].as_i64().unwrap();
+    let key = Some(api.key(Role::Auditor));
+    let uri = |format: &str| format!("/v1/audits/{id}/report?format={format}");
+
+    let (status, plain) = api.call_raw("GET", &uri("csv"), key, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(plain.starts_with(b"row,input_id"), "no byte-order mark by default");
+    let (status, with_bom) = api.call_raw("GET", &uri("csv-bom"), key, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(with_bom[..3], *b"\xef\xbb\xbf");
+    assert_eq!(with_bom[3..], plain[..], "the same CSV after the mark");
+    assert!(String::from_utf8(with_bom).unwrap().contains("Ferretería Ñandú"));
+
+    let request = Request::builder()
+        .uri(uri("xlsx"))
+        .header("authorization", format!("Bearer {}", api.key(Role::Auditor)))
+        .body(Body::empty())
+        .unwrap();
+    let response = api.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    assert!(response.headers()["content-disposition"].to_str().unwrap().ends_with(".xlsx\""));
+    let xlsx = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    assert_eq!(xlsx[..2], *b"PK", "an xlsx workbook is a zip archive");
+    let strings = zip_entry(&xlsx, "xl/sharedStrings.xml");
+    assert!(strings.contains("Ferretería Ñandú"), "{strings}");
+    assert!(strings.contains("input_name") && strings.contains("risk_band"), "{strings}");
+
+    let (status, body) = api.get(&uri("pdf"), Role::Auditor).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "format must be csv, csv-bom, xlsx or json, not \"pdf\"");
 }

@@ -24,6 +24,8 @@ store_tests!(
     a_licence_register_loads_through_its_own_headers,
     spanish_headers_and_an_operator_map_load_suppliers,
     opensanctions_ftm_and_simple_csv_load_with_names_ids_countries_datasets,
+    ocds_fixture_loads_lines_with_their_suppliers,
+    an_ocds_file_without_lines_says_why,
 );
 
 /// Every `.json` file under a folder, sorted.
@@ -423,4 +425,133 @@ async fn the_upload_endpoint_takes_a_format_and_a_column_map() {
     let (status, body) = post("/v1/datasets?kind=suppliers&map=x%3Dcolour".to_owned(), b"a\n1\n".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.to_string().contains("is not a suppliers field"), "{body}");
+}
+
+/// One of the hand-built OCDS fixtures in `tests/fixtures/ocds`, parsed.
+fn ocds_fixture(name: &str) -> cadena::import::ocds::OcdsData {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ocds").join(name);
+    cadena::import::ocds::parse(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Each line as (line_id, supplier_id, supplier_name, item_description).
+fn lines_of(data: &cadena::import::ocds::OcdsData) -> Vec<(String, String, String, String)> {
+    data.lines
+        .iter()
+        .map(|located| {
+            let line = &located.record;
+            (
+                line.line_id.clone(),
+                line.supplier_id.clone().unwrap_or_default(),
+                line.supplier_name.clone().unwrap_or_default(),
+                line.item_description.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn owned(rows: &[(&str, &str, &str, &str)]) -> Vec<(String, String, String, String)> {
+    rows.iter().map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string())).collect()
+}
+
+#[test]
+fn ocds_awards_with_inline_suppliers_give_lines() {
+    // OCDS 1.0: the supplier's name and identifier in the award, no `parties`.
+    let data = ocds_fixture("awards-inline-suppliers.json");
+    let supplier = "PY-80012345-6";
+    let name = "Carbonera Ficticia del Chaco S.A.";
+    assert_eq!(
+        lines_of(&data),
+        owned(&[
+            ("A-1/1", supplier, name, "Carbón vegetal en bolsas de 5 kg"),
+            ("A-1/2", supplier, name, "Leña de quebracho"),
+        ])
+    );
+    assert_eq!(data.lines[0].record.value, Some(200.0 * 25000.0));
+    let suppliers: Vec<&Supplier> = data.suppliers.iter().map(|located| &located.record).collect();
+    assert_eq!(suppliers.len(), 1);
+    assert_eq!((suppliers[0].country.as_deref(), suppliers[0].tax_id.as_deref()), (Some("PY"), Some("80012345-6")));
+    assert!(data.no_lines.is_none() && data.rejected.is_empty(), "{:?}", data.rejected);
+}
+
+#[test]
+fn ocds_records_with_only_a_versioned_release_give_lines() {
+    let data = ocds_fixture("versioned-record.json");
+    assert_eq!(
+        lines_of(&data),
+        owned(&[("AW-7/1", "PE-20123456789", "Maderera Imaginaria del Sur S.A.C.", "Madera aserrada tornillo")])
+    );
+    let line = &data.lines[0];
+    assert_eq!(line.path, "records[0].versionedRelease.awards[0].items[0]");
+    assert_eq!(line.record.buyer.as_deref(), Some("Municipalidad Ficticia de Tambopata"), "the latest version");
+    assert_eq!(line.record.quantity, Some(40.0));
+    assert_eq!(line.record.award_date.map(|date| date.to_string()).as_deref(), Some("2021-03-01"));
+    assert_eq!(data.suppliers[0].record.country.as_deref(), Some("PE"));
+}
+
+#[test]
+fn ocds_contracts_without_awards_or_items_take_the_suppliers_of_parties() {
+    let data = ocds_fixture("parties-contracts-no-awards.json");
+    assert_eq!(
+        lines_of(&data),
+        owned(&[(
+            "CT-2024-31/0",
+            "BR-11.111.111/0001-91",
+            "Carvoaria Imaginária do Cerrado Ltda",
+            "Fornecimento de carvão vegetal"
+        )])
+    );
+    let line = &data.lines[0].record;
+    assert_eq!((line.value, line.currency.as_deref()), (Some(120000.0), Some("BRL")));
+    assert_eq!(line.buyer.as_deref(), Some("Prefeitura Imaginária de Serra Azul"));
+    assert_eq!(line.supplier_tax_id_key.as_deref(), Some("11111111000191"));
+}
+
+#[test]
+fn ocds_contract_suppliers_name_the_contracts_supplier() {
+    // `contracts[].suppliers` (an extension) says which of the release's suppliers signed.
+    let data = ocds_fixture("contract-suppliers.json");
+    assert_eq!(
+        lines_of(&data),
+        owned(&[("C-1/1", "AR-30-70000000-7", "Textil Ejemplo Andina S.A.", "Uniformes escolares")])
+    );
+    assert_eq!(data.suppliers.len(), 2, "both suppliers of the parties are suppliers");
+}
+
+async fn ocds_fixture_loads_lines_with_their_suppliers(store: Store) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ocds");
+    for (name, n_lines) in [
+        ("awards-inline-suppliers.json", 2),
+        ("versioned-record.json", 1),
+        ("parties-contracts-no-awards.json", 1),
+        ("contract-suppliers.json", 1),
+    ] {
+        let path = dir.join(name);
+        let suppliers = load_as(&store, RecordKind::Suppliers, name, &path).await.unwrap();
+        assert_eq!(suppliers.dataset.n_rejected, 0, "{name}");
+        let lines = load_as(&store, RecordKind::Procurements, name, &path).await.unwrap();
+        assert_eq!((lines.dataset.n_inserted, lines.dataset.n_rejected), (n_lines, 0), "{name}");
+        let stored: Vec<ProcurementLine> = store.list_records(1000, 0).await.unwrap();
+        let of_file: Vec<&ProcurementLine> =
+            stored.iter().filter(|line| line.procurement_id.starts_with("ocds-fixture-")).collect();
+        assert!(of_file.iter().all(|line| line.supplier_id.is_some()), "{name}: every line has its supplier");
+    }
+}
+
+async fn an_ocds_file_without_lines_says_why(store: Store) {
+    let data = ocds_fixture("tender-only.json");
+    assert!(data.lines.is_empty());
+    let reason = data.no_lines.as_ref().unwrap().reason.clone();
+    assert_eq!(
+        reason,
+        "no procurement lines: 1 release(s) read, none with an active award or a contract (1 award(s) not active \
+         and 0 contract(s) cancelled were left out); tender items are never lines, as nothing was bought yet"
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ocds/tender-only.json");
+    let report = load_as(&store, RecordKind::Procurements, "tender", &path).await.unwrap();
+    assert_eq!((report.dataset.n_inserted, report.dataset.n_rejected), (0, 1));
+    let rejected = store.rejected_rows(report.dataset.id, 10, 0).await.unwrap();
+    assert_eq!(rejected[0].reason, reason);
+    // Screened, the file gives one report row that says the same.
+    let prepared = PreparedFile::read(&store, "tender-only.json", std::fs::read(&path).unwrap()).await.unwrap();
+    assert_eq!(prepared.len(), 1);
 }

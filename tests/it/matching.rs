@@ -289,7 +289,7 @@ async fn agency_search_finds_typos_ids_and_filters(store: Store) {
     let by_licence = matcher.search(&search("demo lic 0077")).unwrap();
     assert_eq!(by_licence[0].entity.licence_number.as_deref(), Some("DEMO-LIC-0077"), "shown as written");
     assert_eq!(by_licence[0].entity.licence_status.as_deref(), Some("suspended"));
-    assert_eq!(first_id(search("20333333331")), "DEMO-A-002", "a tax id");
+    assert_eq!(first_id(search("20333333334")), "DEMO-A-002", "a tax id");
     let unlicensed = SearchQuery { licence_status: Some("unlicensed".to_owned()), ..search("agencia empleos") };
     assert_eq!(first_id(unlicensed), "DEMO-A-001");
     let in_mexico = SearchQuery { country: Some("MX".to_owned()), ..search("Reclutadora Ficticia") };

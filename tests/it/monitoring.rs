@@ -236,7 +236,7 @@ async fn the_life_of_a_decision(store: Store) {
     // The register revokes the licence of an agency a demo supplier recruits through.
     let n_before = all.len();
     let licences = "licence_number,holder_name,tax_id,country,status,issued_on,expires_on,authority\n\
-        DEMO-LIC-0102,Servicios de Personal Ejemplo S.A.C.,20333333331,PE,revoked,2022-07-01,2027-06-30,Fictional demo labour ministry\n";
+        DEMO-LIC-0102,Servicios de Personal Ejemplo S.A.C.,20333333334,PE,revoked,2022-07-01,2027-06-30,Fictional demo labour ministry\n";
     load(&store, RecordKind::Licences, "demo", licences).await;
     api.run_workers().await;
     let all = alerts(&api).await;

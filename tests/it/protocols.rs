@@ -80,7 +80,7 @@ async fn yente_match_finds_a_listed_entity_in_yentes_shape(store: Store) {
     let auth = [("authorization", officer.as_str())];
     let body = json!({ "queries": {
         "listed": { "schema": "Company", "properties": {
-            "name": ["Minera Ficticia Oro Verde SAC"], "country": ["pe"], "taxNumber": ["20999999991"] } },
+            "name": ["Minera Ficticia Oro Verde SAC"], "country": ["pe"], "taxNumber": ["20999999990"] } },
         "by_alias_only": { "schema": "Company", "properties": { "name": "Oro Verde Ficticia" } },
         "unknown": { "schema": "Company", "properties": { "name": ["Panadería Completamente Distinta"] } },
     }});
@@ -289,7 +289,7 @@ async fn reconciliation_manifest_queries_and_properties_follow_the_specification
 
     let queries = json!({
         "q0": { "query": "Minera Ficticia Oro Verde", "type": "watchlist",
-                "properties": [{ "pid": "country", "v": "PE" }, { "pid": "tax_id", "v": "20999999991" }] },
+                "properties": [{ "pid": "country", "v": "PE" }, { "pid": "tax_id", "v": "20999999990" }] },
         "q1": { "query": "Personal Ejemplo", "type": "agencies", "limit": 3,
                 "properties": [{ "pid": "licence_number", "v": ["DEMO-LIC-0102"] }] },
         "q2": { "query": "Minera Ficticia Oro Verde", "properties": [{ "pid": "country", "v": "BR" }] },

@@ -188,7 +188,7 @@ async fn logs_carry_no_keys_tax_ids_or_request_bodies() {
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("no port in {first_line:?}"));
 
-    let tax_id = "20999999991";
+    let tax_id = "20999999990";
     let marker = "Marcador Confidencial Unico SAC";
     let supplier = json!({ "supplier": { "supplier_id": "S-LOG", "name": marker, "tax_id": tax_id, "country": "PE" } });
     let wrong_key = format!("cadena_{}", "9".repeat(64));
