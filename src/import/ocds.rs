@@ -281,8 +281,31 @@ struct Contract {
     date_signed: Option<Value>,
     value: Option<Amount>,
     items: Vec<Item>,
-    /// The contract's own suppliers (an extension some publishers use).
+    /// The contract's own suppliers (an extension some publishers use; Paraguay's DNCP
+    /// writes one supplier as an object rather than a list of one).
+    #[serde(deserialize_with = "one_or_many")]
     suppliers: Vec<Party>,
+}
+
+/// A list, or a single object standing for a list of one (as some publishers write
+/// extension fields); `null` is an empty list.
+fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        Many(Vec<T>),
+        One(T),
+        None(()),
+    }
+    Ok(match OneOrMany::<T>::deserialize(deserializer)? {
+        OneOrMany::Many(items) => items,
+        OneOrMany::One(item) => vec![item],
+        OneOrMany::None(()) => Vec::new(),
+    })
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -758,6 +781,18 @@ mod tests {
         assert_eq!(data.rejected.len(), 2);
         assert_eq!((data.rejected[0].line, data.rejected[0].path.as_str()), (2, "releases[1]"));
         assert_eq!((data.rejected[1].line, data.rejected[1].path.as_str()), (3, "releases[2]"));
+    }
+
+    #[test]
+    fn a_contract_supplier_written_as_one_object_is_read() {
+        // As Paraguay's DNCP publishes its contract releases.
+        let text = r#"{"ocid":"ocds-03ad3f-1","id":"r1","contracts":[{"id":"c1","awardID":"a1","status":"active",
+            "suppliers":{"name":"DATA LAB SA","identifier":{"id":"80030218-4","scheme":"PY-RUC"}},
+            "items":[{"id":"i1","description":"Computadoras"}]}]}"#;
+        let data = parse(text.as_bytes()).unwrap();
+        assert!(data.rejected.is_empty(), "{:?}", data.rejected);
+        assert_eq!(data.lines.len(), 1);
+        assert_eq!(data.lines[0].record.supplier_name.as_deref(), Some("DATA LAB SA"));
     }
 
     #[test]
