@@ -10,6 +10,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use cadena::lang::Lang;
 use cadena::records::{Agency, ColumnMap, LicenceEntry, ProcurementLine, Record, Supplier, parse_row};
 use cadena::rules::{AgencyFacts, Band, Ruleset, Subject};
 
@@ -190,7 +191,7 @@ fn main() {
     let mut n_fired = 0;
     let mut n_gaps = 0;
     for subject in &subjects {
-        let assessment = black_box(ruleset.evaluate(black_box(subject)));
+        let assessment = black_box(ruleset.evaluate(black_box(subject), Lang::Es));
         bands[assessment.band as usize] += 1;
         n_fired += assessment.fired.len();
         n_gaps += assessment.data_gaps.len();
@@ -205,7 +206,7 @@ fn main() {
     let started = Instant::now();
     let mut n_bytes = 0;
     for subject in subjects.iter().take(n_lines / 4) {
-        n_bytes += serde_json::to_vec(&ruleset.evaluate(subject)).map_or(0, |json| json.len());
+        n_bytes += serde_json::to_vec(&ruleset.evaluate(subject, Lang::Es)).map_or(0, |json| json.len());
     }
     let json_secs = started.elapsed().as_secs_f64();
     println!(

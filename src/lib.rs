@@ -6,6 +6,7 @@
 //! - `records`: the record kinds (supplier, agency, procurement line, watchlist entry,
 //!   licence entry), their schema tables and the validation of CSV cells.
 //! - `rules`: the risk rule engine and the bundled rule set (`rules/`).
+//! - `lang`: the languages of the texts people read (Spanish, Portuguese, English).
 //! - `taxid`: tax-id validation per country (RUC, NIT, RUT, RFC, CUIT, CNPJ, CPF).
 //! - `csv_reader`: reading real-world CSV files (encoding and delimiter detection).
 //! - `store`: the SQL system of record (SQLite or PostgreSQL): records, loads, rejected rows.
@@ -32,6 +33,7 @@ pub mod http;
 pub mod import;
 pub mod indexer;
 pub mod ingest;
+pub mod lang;
 pub mod matching;
 pub mod monitoring;
 pub mod records;

@@ -11,6 +11,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::lang::Lang;
 use crate::records::{Agency, FieldType, Origin, ProcurementLine, Record, Supplier};
 use crate::service::ScreeningRequest;
 
@@ -74,10 +75,15 @@ impl ScreeningRequest {
                 "supplier" => request.supplier = parse_record::<Supplier>(value, "supplier", &mut errors),
                 "lines" => request.lines = parse_records::<ProcurementLine>(value, "lines", &mut errors),
                 "agencies" => request.agencies = parse_records::<Agency>(value, "agencies", &mut errors),
+                "lang" => match value.as_str().map(|tag| (tag, Lang::parse(tag))) {
+                    Some((_, Some(lang))) => request.lang = Some(lang),
+                    Some((tag, None)) => errors.push(key.clone(), &value, Lang::unknown(tag)),
+                    None => errors.push(key.clone(), &value, "must be a language code (es, pt, en)"),
+                },
                 _ => errors.push(
                     key.clone(),
                     &value,
-                    "is not a field of a screening request (supplier, lines, agencies)",
+                    "is not a field of a screening request (supplier, lines, agencies, lang)",
                 ),
             }
         }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::csv_reader::CsvFile;
 use crate::decisions::{Decisions, DismissedMatch, Review, ReviewedMatch};
 use crate::import::Format;
+use crate::lang::Lang;
 use crate::matching::index::IndexView;
 use crate::matching::{Match, Matcher, ScreeningQuery, Signal, Strength, TaxIdEvidence};
 use crate::records::{
@@ -188,6 +189,8 @@ pub struct Screener<'a> {
     pub view: &'a IndexView,
     pub ruleset: &'a Ruleset,
     pub context: &'a Context,
+    /// The language of the assessments' texts.
+    pub lang: Lang,
 }
 
 impl Screener<'_> {
@@ -248,7 +251,7 @@ impl Screener<'_> {
         let (line, supplier) = self.parties(input);
         let agencies = self.context.agency_facts(line.as_ref(), supplier.as_ref());
         let watchlist_matches = matches.iter().filter_map(watchlist_hit).collect();
-        self.ruleset.evaluate(&Subject { line, supplier, agencies, watchlist_matches })
+        self.ruleset.evaluate(&Subject { line, supplier, agencies, watchlist_matches }, self.lang)
     }
 
     /// Screens an input and fills its report row.
@@ -624,7 +627,7 @@ impl PreparedFile {
         range: std::ops::Range<usize>,
         threads: usize,
     ) -> anyhow::Result<Vec<ReportRow>> {
-        let screener = Screener { matcher, view, ruleset, context: &self.context };
+        let screener = Screener { matcher, view, ruleset, context: &self.context, lang: Lang::default() };
         let start = range.start.min(self.len());
         let end = range.end.min(self.len());
         screen_rows(&screener, &self.parsed.rows[start..end], threads)

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use crate::decisions::{Decisions, DismissedMatch, ReviewedMatch};
 use crate::indexer::IndexStatus;
+use crate::lang::Lang;
 use crate::matching::index::IndexView;
 use crate::matching::index::IndexedEntity;
 use crate::matching::{Match, Matcher, ScreeningQuery, SearchQuery};
@@ -47,6 +48,10 @@ pub struct ScreeningRequest {
     pub lines: Vec<ProcurementLine>,
     #[serde(default)]
     pub agencies: Vec<Agency>,
+    /// The language of the assessments' texts (titles, actions, questions, evidence).
+    /// Not given: the `lang` query parameter, else the `Accept-Language` header, else English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<Lang>,
 }
 
 impl ScreeningRequest {
@@ -258,7 +263,13 @@ impl ScreeningService {
         let mut context = Context::load(&self.store, &supplier_ids, &agency_ids).await?;
         context.decisions = decisions;
         add_request_records(&mut context, request);
-        let screener = Screener { matcher: &self.matcher, view, ruleset: &self.ruleset, context: &context };
+        let screener = Screener {
+            matcher: &self.matcher,
+            view,
+            ruleset: &self.ruleset,
+            context: &context,
+            lang: request.lang.unwrap_or_default(),
+        };
         screen_request(&screener, request)
     }
 }

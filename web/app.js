@@ -207,7 +207,8 @@ async function screen(event) {
   submit.disabled = true;
   submit.textContent = t("screening");
   try {
-    const stored = await api("/v1/screenings", {
+    // The rules' texts come in the page's language; the stored screening keeps them.
+    const stored = await api(`/v1/screenings?lang=${language()}`, {
       method: "POST",
       body: JSON.stringify(screeningRequest()),
       contentType: "application/json",
@@ -315,11 +316,11 @@ function renderAssessment(line, showLine) {
   );
 }
 
+// The evidence's sentence, written by the server in the screening's language; the
+// field and value it stands for are kept as the item's title, for the curious.
 function evidenceItem(evidence) {
-  const parts = [`${evidence.field} = ${evidence.value ?? "?"}`];
-  if (evidence.about) parts.push(`(${evidence.about})`);
-  if (evidence.list_entry) parts.push(`— ${evidence.list_entry.entry}; ${evidence.list_entry.source}`);
-  return el("li", { text: parts.join(" ") });
+  const field = `${evidence.field} = ${evidence.value ?? "?"}`;
+  return el("li", { text: evidence.text || field, title: field });
 }
 
 function renderMatches(matches, stored) {
@@ -354,7 +355,7 @@ function renderMatches(matches, stored) {
                 : null,
               taxId.status === "same" ? el("p", { text: `${t("match_tax_same")} ${taxId.tax_id ?? ""}` }) : null,
               taxId.status === "different" ? el("p", { text: t("match_tax_different") }) : null,
-              explanation.signals.length ? el("p", { text: `${t("signals")}: ${explanation.signals.join(", ")}` }) : null,
+              explanation.signals.length ? el("p", { text: `${t("signals")}: ${explanation.signals.map((signal) => t(`signal_${signal}`)).join(", ")}` }) : null,
               entity.reason ? el("p", { text: `${t("match_reason")}: ${entity.reason}` }) : null,
               reviewNotes(match),
               decisionForm(stored, match),
@@ -614,7 +615,7 @@ async function offerReport(id) {
 async function loadDatasets() {
   showError("datasets-error", "");
   try {
-    const ruleset = await api("/v1/ruleset");
+    const ruleset = await api(`/v1/ruleset?lang=${language()}`);
     let loads = null;
     try {
       loads = await api("/v1/datasets?limit=100");

@@ -1,6 +1,7 @@
 //! Extractors whose rejections are [`Error`]s, so that a malformed path parameter or
 //! upload gets the same JSON body (`{"error": "…"}`) as every other bad request, as the
-//! OpenAPI document says; and [`Upload`], a file sent raw or in a multipart form.
+//! OpenAPI document says; [`Upload`], a file sent raw or in a multipart form; and
+//! [`RequestLang`], the language a request asks for.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,40 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::Error;
+use crate::lang::Lang;
+
+/// The `lang` query parameter, as the OpenAPI document describes it ([`RequestLang`] reads it).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct LangQuery {
+    /// The language of the texts people read (rule titles, actions, questions, evidence):
+    /// `es`, `pt` or `en`. Not given: the first of `Accept-Language` that cadena speaks, else `en`.
+    lang: Option<Lang>,
+}
+
+/// The language a request asks its texts in: the `lang` query parameter (one cadena
+/// does not speak is a 400), else the first language of `Accept-Language` that cadena
+/// speaks, else none (English).
+pub struct RequestLang(pub Option<Lang>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestLang {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<RequestLang, Error> {
+        let params = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri);
+        let asked = params.ok().and_then(|params| params.0.into_iter().find(|(key, _)| key == "lang"));
+        let asked = asked.map(|(_, tag)| tag);
+        if let Some(tag) = asked.filter(|tag| !tag.trim().is_empty()) {
+            return match Lang::parse(&tag) {
+                Some(lang) => Ok(RequestLang(Some(lang))),
+                None => Err(Error::BadRequest(format!("lang: {}", Lang::unknown(&tag)))),
+            };
+        }
+        let header = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok());
+        Ok(RequestLang(header.and_then(Lang::from_accept_language)))
+    }
+}
 
 /// [`axum::extract::Path`], answering a parameter that does not parse with a JSON 400.
 pub struct Path<T>(pub T);

@@ -7,8 +7,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::extract::Path;
+use super::extract::{LangQuery, Path, RequestLang};
 use super::{AppState, Caller, EVERYONE, Error, SCREENERS};
+use crate::lang::Lang;
 use crate::matching::{CANDIDATE_BUDGET, Match, SearchQuery, Thresholds};
 use crate::records::{Agency, LicenceEntry, RecordKind, Supplier, WatchlistEntry};
 use crate::rules::{ListInfo, RuleInfo};
@@ -19,16 +20,19 @@ use crate::store::screenings::StoredScreening;
 /// `POST /v1/screenings`: screens a supplier or a procurement and stores the screening.
 #[utoipa::path(post, path = "/v1/screenings", tag = "screening", operation_id = "create_screening", security(("api_key" = [])),
     request_body = ScreeningRequest,
+    params(LangQuery),
     responses((status = 201, description = "The screening, stored in the audit trail, with the index version and ruleset digest it used", body = StoredScreening),
-        (status = 400, description = "Neither a supplier nor lines, an empty or over-long supplier name, too many lines, a body that is not a screening request, or fields that cannot be read as their CSV cells would be (an unknown country, a date or number that is none, an unknown field): `fields` names each, with its value")))]
+        (status = 400, description = "Neither a supplier nor lines, an empty or over-long supplier name, too many lines, a body that is not a screening request, a `lang` cadena does not speak, or fields that cannot be read as their CSV cells would be (an unknown country, a date or number that is none, an unknown field): `fields` names each, with its value")))]
 pub async fn create(
     caller: Caller,
     State(state): State<AppState>,
+    RequestLang(lang): RequestLang,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<StoredScreening>), Error> {
     caller.require(SCREENERS)?;
     let Json(body) = body?;
-    let request = ScreeningRequest::parse(body).map_err(Error::InvalidFields)?;
+    let mut request = ScreeningRequest::parse(body).map_err(Error::InvalidFields)?;
+    request.lang = request.lang.or(lang);
     if let Some(problem) = request.problem() {
         return Err(Error::BadRequest(problem));
     }
@@ -138,20 +142,30 @@ pub async fn search(
 pub struct RulesetDescription {
     version: String,
     digest: String,
+    /// The language of the rules' titles, actions and questions.
+    lang: Lang,
     rules: Vec<RuleInfo>,
     lists: Vec<ListInfo>,
 }
 
 /// `GET /v1/ruleset`: the rules screenings are scored with.
 #[utoipa::path(get, path = "/v1/ruleset", tag = "screening", operation_id = "get_ruleset", security(("api_key" = [])),
-    responses((status = 200, description = "The rules' version, digest, rules (with legal basis and action) and lists", body = RulesetDescription)))]
-pub async fn ruleset(caller: Caller, State(state): State<AppState>) -> Result<Json<RulesetDescription>, Error> {
+    params(LangQuery),
+    responses((status = 200, description = "The rules' version, digest, rules (with legal basis and action, in the language asked for) and lists", body = RulesetDescription),
+        (status = 400, description = "A `lang` cadena does not speak")))]
+pub async fn ruleset(
+    caller: Caller,
+    State(state): State<AppState>,
+    RequestLang(lang): RequestLang,
+) -> Result<Json<RulesetDescription>, Error> {
     caller.require(EVERYONE)?;
     let ruleset = state.screening.ruleset();
+    let lang = lang.unwrap_or_default();
     Ok(Json(RulesetDescription {
         version: ruleset.version().to_owned(),
         digest: ruleset.digest().to_owned(),
-        rules: ruleset.rules(),
+        lang,
+        rules: ruleset.rules(lang),
         lists: ruleset.lists(),
     }))
 }

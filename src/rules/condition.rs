@@ -8,9 +8,8 @@
 
 use std::collections::HashSet;
 
-use super::Evidence;
 use super::ListEntryRef;
-use super::fields::{Facts, FieldId, Val, field_name};
+use super::fields::{FactValue, Facts, FieldId, Val, Whose, field_name};
 use super::lists::{AttrValue, RefList, contains_phrase, normalise_text};
 
 /// The three truth values.
@@ -101,10 +100,22 @@ pub(crate) enum Condition {
     },
 }
 
+/// One fact that made a condition true, as the evaluation found it; the rule set
+/// turns it into [`super::Evidence`] in the reader's language.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fact {
+    /// The field, or the key fields of a list look-up.
+    pub fields: Vec<FieldId>,
+    pub value: FactValue,
+    pub whose: Whose,
+    /// The reference-list entry the value was found in.
+    pub list_entry: Option<ListEntryRef>,
+}
+
 /// What an evaluation collects when asked to explain itself.
 #[derive(Debug, Default)]
 pub(crate) struct Trace {
-    pub evidence: Vec<Evidence>,
+    pub evidence: Vec<Fact>,
     /// Fields whose missing values made the result unknown.
     pub missing: Vec<&'static str>,
 }
@@ -177,24 +188,23 @@ impl Condition {
                 Truth::Unknown => Truth::Unknown,
             },
             Condition::Present { field, expected } => {
-                let mut known: Option<(String, Option<String>)> = None;
+                let mut known: Option<(FactValue, Whose)> = None;
                 facts.visit(*field, &mut |value, owner| match value {
                     Some(value) => {
-                        known = Some((value.display(), owner.describe()));
+                        known = Some((value.to_fact(), owner.to_whose()));
                         true
                     }
                     None => false,
                 });
                 let is_present = known.is_some();
-                if let (Some(trace), Some((value, about)), true) = (trace, known, is_present == *expected) {
-                    let field = field_name(*field).to_owned();
-                    trace.evidence.push(Evidence { field, value, about, list_entry: None });
+                if let (Some(trace), Some((value, whose)), true) = (trace, known, is_present == *expected) {
+                    trace.evidence.push(Fact { fields: vec![*field], value, whose, list_entry: None });
                 }
                 if is_present == *expected { Truth::True } else { Truth::False }
             }
             Condition::Test { field, test } => {
                 let mut saw_unknown = false;
-                let mut matched: Option<(String, Option<String>)> = None;
+                let mut matched: Option<Option<(FactValue, Whose)>> = None;
                 let want_evidence = trace.is_some();
                 facts.visit(*field, &mut |value, owner| match value {
                     None => {
@@ -204,11 +214,7 @@ impl Condition {
                     Some(value) => {
                         let holds = test.holds(value, facts.normalised(*field));
                         if holds {
-                            matched = Some(if want_evidence {
-                                (value.display(), owner.describe())
-                            } else {
-                                Default::default()
-                            });
+                            matched = Some(want_evidence.then(|| (value.to_fact(), owner.to_whose())));
                         }
                         holds
                     }
@@ -216,12 +222,9 @@ impl Condition {
                 let result = Truth::from_found(matched.is_some(), saw_unknown);
                 if let Some(trace) = trace {
                     match (result, matched) {
-                        (Truth::True, Some((value, about))) => trace.evidence.push(Evidence {
-                            field: field_name(*field).to_owned(),
-                            value,
-                            about,
-                            list_entry: None,
-                        }),
+                        (Truth::True, Some(Some((value, whose)))) => {
+                            trace.evidence.push(Fact { fields: vec![*field], value, whose, list_entry: None })
+                        }
                         (Truth::Unknown, _) => trace.missing(*field),
                         _ => {}
                     }
@@ -327,11 +330,10 @@ fn lookup(
     if let Some(trace) = trace {
         match (result, found) {
             (Truth::True, Some((value, entry_idx))) => {
-                let fields: Vec<&str> = keys.iter().map(|key| field_name(*key)).collect();
-                trace.evidence.push(Evidence {
-                    field: fields.join(", "),
-                    value,
-                    about: None,
+                trace.evidence.push(Fact {
+                    fields: keys.to_vec(),
+                    value: FactValue::Text(value),
+                    whose: Whose::Subject,
                     list_entry: Some(ListEntryRef {
                         list: list.id.clone(),
                         entry: list.entries[entry_idx].description.clone(),

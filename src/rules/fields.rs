@@ -231,19 +231,38 @@ pub(crate) enum Val<'a> {
     Str(&'a str),
 }
 
-impl Val<'_> {
-    /// The value as evidence shows it.
-    pub(crate) fn display(self) -> String {
+/// A value as evidence keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FactValue {
+    Bool(bool),
+    Num(f64),
+    Text(String),
+}
+
+impl FactValue {
+    /// The value as the evidence's `value` field gives it (`yes`, `12.5`, `PE`).
+    pub(crate) fn display(&self) -> String {
         match self {
-            Val::Bool(true) => "yes".to_owned(),
-            Val::Bool(false) => "no".to_owned(),
-            Val::Num(number) => number.to_string(),
-            Val::Str(text) => text.to_owned(),
+            FactValue::Bool(true) => "yes".to_owned(),
+            FactValue::Bool(false) => "no".to_owned(),
+            FactValue::Num(number) => number.to_string(),
+            FactValue::Text(text) => text.clone(),
         }
     }
 }
 
-/// Whose value a multi-valued field yielded, for evidence ("agency DEMO-A-001").
+impl Val<'_> {
+    /// The value as evidence keeps it.
+    pub(crate) fn to_fact(self) -> FactValue {
+        match self {
+            Val::Bool(value) => FactValue::Bool(value),
+            Val::Num(value) => FactValue::Num(value),
+            Val::Str(text) => FactValue::Text(text.to_owned()),
+        }
+    }
+}
+
+/// Whose value a multi-valued field yielded, while evaluating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Owner<'a> {
     Subject,
@@ -252,11 +271,31 @@ pub(crate) enum Owner<'a> {
 }
 
 impl Owner<'_> {
-    pub(crate) fn describe(self) -> Option<String> {
+    pub(crate) fn to_whose(self) -> Whose {
         match self {
-            Owner::Subject => None,
-            Owner::Agency(id) => Some(format!("agency {id}")),
-            Owner::Match(id) => Some(format!("watchlist entity {id}")),
+            Owner::Subject => Whose::Subject,
+            Owner::Agency(id) => Whose::Agency(id.to_owned()),
+            Owner::Match(id) => Whose::Match(id.to_owned()),
+        }
+    }
+}
+
+/// Whose value a fact is: the subject's own, an agency's or a watchlist match's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Whose {
+    Subject,
+    Agency(String),
+    /// The watchlist entity's id.
+    Match(String),
+}
+
+impl Whose {
+    /// As the evidence's `about` field gives it: `agency DEMO-A-001`.
+    pub(crate) fn describe(&self) -> Option<String> {
+        match self {
+            Whose::Subject => None,
+            Whose::Agency(id) => Some(format!("agency {id}")),
+            Whose::Match(id) => Some(format!("watchlist entity {id}")),
         }
     }
 }

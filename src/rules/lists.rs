@@ -69,7 +69,7 @@ impl RefList {
 
     /// The citation shown with evidence from this list.
     pub(crate) fn citation(&self) -> String {
-        format!("{}, {} edition", self.source, self.edition)
+        format!("{} ({})", self.source, self.edition)
     }
 }
 

@@ -15,6 +15,7 @@ use super::fields::{FieldInfo, TextKind, ValueKind, field_by_name};
 use super::lists::{AttrValue, GoodsMap, ListEntry, RefList, normalise_text};
 use super::testing::{Expect, RuleCase, subject_from_facts};
 use super::{Band, BandCutoffs, Family, Rule, Ruleset};
+use crate::lang::{Lang, Texts};
 use crate::records::fields::{parse_country, region_code};
 
 /// The bundled rule set: every file under `rules/` that the engine reads, embedded at
@@ -192,7 +193,7 @@ struct RawBands {
 #[serde(deny_unknown_fields)]
 struct RawFamily {
     id: String,
-    title: String,
+    title: RawTexts,
     cap: f64,
 }
 
@@ -233,18 +234,28 @@ struct RawGood {
     unspsc: Vec<String>,
 }
 
+/// A text people read, in every language cadena speaks: `title.es = "…"`,
+/// `title.pt = "…"`, `title.en = "…"`. A single string is read so that the check can
+/// say which languages it lacks.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTexts {
+    One(#[allow(dead_code)] String),
+    Each(std::collections::BTreeMap<String, String>),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
     id: String,
-    title: String,
+    title: RawTexts,
     family: String,
     legal_basis: Vec<String>,
     weight: f64,
     #[serde(default)]
     band_floor: Option<String>,
-    action: String,
-    data_gap: String,
+    action: RawTexts,
+    data_gap: RawTexts,
     /// Why the rule exists and how it was calibrated; not shown in assessments.
     #[serde(default)]
     #[allow(dead_code)]
@@ -312,6 +323,38 @@ impl Loader {
     fn problem(&mut self, source: &Source<'_>, offset: Option<usize>, message: impl Into<String>) {
         let line = offset.map_or(0, |offset| source.line_of(offset));
         self.problems.push(Problem { file: source.name.clone(), line, message: message.into() });
+    }
+
+    /// Reads a text in every language, reporting each language it lacks or leaves
+    /// empty and each key that is not a language (`what` names the text: `rule x: title`).
+    fn texts(&mut self, source: &Source<'_>, offset: Option<usize>, what: &str, raw: &RawTexts) -> Texts {
+        let codes: Vec<&str> = Lang::ALL.iter().map(|lang| lang.code()).collect();
+        let each = match raw {
+            RawTexts::Each(each) => each,
+            RawTexts::One(_) => {
+                let message = format!(
+                    "{what} must be given in every language ({}), as {what}.es = \"…\" and so on",
+                    codes.join(", ")
+                );
+                self.problem(source, offset, message);
+                return Texts::default();
+            }
+        };
+        for key in each.keys().filter(|key| !codes.contains(&key.as_str())) {
+            self.problem(source, offset, format!("{what}: {}", Lang::unknown(key)));
+        }
+        let mut text_in = |lang: Lang| match each.get(lang.code()).map(|text| text.trim()) {
+            Some(text) if !text.is_empty() => text.to_owned(),
+            Some(_) => {
+                self.problem(source, offset, format!("{what}: the {lang} text is empty"));
+                String::new()
+            }
+            None => {
+                self.problem(source, offset, format!("{what}: no {lang} text ({what}.{lang} = \"…\")"));
+                String::new()
+            }
+        };
+        Texts { es: text_in(Lang::Es), pt: text_in(Lang::Pt), en: text_in(Lang::En) }
     }
 
     fn toml_problem(&mut self, source: &Source<'_>, err: &toml::de::Error, fallback: Option<usize>) {
@@ -427,7 +470,8 @@ impl Loader {
             if !(family.cap > 0.0 && family.cap.is_finite()) {
                 self.problem(source, offset, format!("family {:?}: cap must be above 0", family.id));
             }
-            families.push(Family { id: family.id.clone(), title: family.title.clone(), cap: family.cap });
+            let title = self.texts(source, offset, &format!("family {:?}: title", family.id), &family.title);
+            families.push(Family { id: family.id.clone(), title, cap: family.cap });
         }
         let settings = Settings {
             version: raw.version,
@@ -639,11 +683,9 @@ impl Loader {
         if raw.legal_basis.iter().all(|basis| basis.trim().is_empty()) {
             self.problem(source, at, format!("rule {id}: legal_basis names no basis"));
         }
-        for (what, text) in [("title", &raw.title), ("action", &raw.action), ("data_gap", &raw.data_gap)] {
-            if text.trim().is_empty() {
-                self.problem(source, at, format!("rule {id}: {what} is empty"));
-            }
-        }
+        let title = self.texts(source, at, &format!("rule {id}: title"), &raw.title);
+        let action = self.texts(source, at, &format!("rule {id}: action"), &raw.action);
+        let data_gap = self.texts(source, at, &format!("rule {id}: data_gap"), &raw.data_gap);
         let condition = self.compile_condition(source, &raw.when, lists, goods);
         let mut tests = Vec::new();
         for case in &raw.test {
@@ -691,14 +733,14 @@ impl Loader {
         let (Some(condition), Some(family)) = (condition, family) else { return None };
         (self.problems.len() == n_problems).then(|| Rule {
             id,
-            title: raw.title,
+            title,
             family,
             legal_basis: raw.legal_basis,
             condition,
             weight: raw.weight,
             band_floor,
-            action: raw.action,
-            data_gap: raw.data_gap,
+            action,
+            data_gap,
             tests,
             location: format!("{}:{}", source.name, source.line_of(start)),
         })

@@ -14,6 +14,7 @@
 //! own test cases).
 
 mod condition;
+mod evidence;
 mod fields;
 mod lists;
 mod load;
@@ -21,6 +22,7 @@ mod testing;
 
 use serde::{Deserialize, Serialize};
 
+use crate::lang::{Lang, Texts};
 use crate::records::{Agency, LicenceEntry, ProcurementLine, Supplier};
 use condition::{Condition, Trace, Truth};
 use fields::Facts;
@@ -148,6 +150,9 @@ pub struct Assessment {
     pub unknown_counted: f64,
     pub fired: Vec<FiredRule>,
     pub data_gaps: Vec<DataGap>,
+    /// The language of every text above (titles, actions, questions, evidence).
+    #[serde(default)]
+    pub lang: Lang,
     pub ruleset_version: String,
     pub ruleset_digest: String,
 }
@@ -184,6 +189,10 @@ pub struct FiredRule {
 /// One fact that made a rule fire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evidence {
+    /// The fact as a sentence in the assessment's language: "Coincidencia fuerte con
+    /// «Minera Ficticia Oro Verde S.A.C.», lista DEMO".
+    #[serde(default)]
+    pub text: String,
     /// The field (or fields, for a list look-up) the fact is about.
     pub field: String,
     pub value: String,
@@ -242,7 +251,7 @@ pub struct ListInfo {
 #[derive(Debug, Clone)]
 pub(crate) struct Family {
     pub id: String,
-    pub title: String,
+    pub title: Texts,
     pub cap: f64,
 }
 
@@ -272,14 +281,14 @@ impl BandCutoffs {
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
     pub id: String,
-    pub title: String,
+    pub title: Texts,
     pub family: usize,
     pub legal_basis: Vec<String>,
     pub condition: Condition,
     pub weight: f64,
     pub band_floor: Option<Band>,
-    pub action: String,
-    pub data_gap: String,
+    pub action: Texts,
+    pub data_gap: Texts,
     pub tests: Vec<testing::RuleCase>,
     /// Where the rule is written, for test reports: `rules/product.toml:12`.
     pub location: String,
@@ -312,19 +321,19 @@ impl Ruleset {
         &self.digest
     }
 
-    /// Every rule, in evaluation order.
-    pub fn rules(&self) -> Vec<RuleInfo> {
+    /// Every rule, in evaluation order, its texts in `lang`.
+    pub fn rules(&self, lang: Lang) -> Vec<RuleInfo> {
         self.rules
             .iter()
             .map(|rule| RuleInfo {
                 id: rule.id.clone(),
-                title: rule.title.clone(),
+                title: rule.title.get(lang).to_owned(),
                 family: self.families[rule.family].id.clone(),
                 legal_basis: rule.legal_basis.clone(),
                 weight: rule.weight,
                 band_floor: rule.band_floor,
-                action: rule.action.clone(),
-                data_gap: rule.data_gap.clone(),
+                action: rule.action.get(lang).to_owned(),
+                data_gap: rule.data_gap.get(lang).to_owned(),
             })
             .collect()
     }
@@ -369,8 +378,8 @@ impl Ruleset {
         std::iter::once(goods).chain(tables).collect()
     }
 
-    /// Evaluates every rule against the subject.
-    pub fn evaluate(&self, subject: &Subject) -> Assessment {
+    /// Evaluates every rule against the subject, writing its texts in `lang`.
+    pub fn evaluate(&self, subject: &Subject, lang: Lang) -> Assessment {
         let facts = Facts::new(&self.goods, subject);
         let mut family_sums = vec![0.0; self.families.len()];
         let mut fired = Vec::new();
@@ -385,13 +394,17 @@ impl Ruleset {
                     family_sums[rule.family] += rule.weight;
                     fired.push(FiredRule {
                         id: rule.id.clone(),
-                        title: rule.title.clone(),
+                        title: rule.title.get(lang).to_owned(),
                         family: self.families[rule.family].id.clone(),
                         legal_basis: rule.legal_basis.clone(),
                         contribution: rule.weight,
                         band_floor: rule.band_floor,
-                        evidence: trace.evidence,
-                        action: rule.action.clone(),
+                        evidence: trace
+                            .evidence
+                            .into_iter()
+                            .map(|fact| evidence::evidence(fact, subject, lang))
+                            .collect(),
+                        action: rule.action.get(lang).to_owned(),
                     });
                 }
                 Truth::Unknown => {
@@ -402,9 +415,9 @@ impl Ruleset {
                     unknown_total += contribution;
                     data_gaps.push(DataGap {
                         rule_id: rule.id.clone(),
-                        title: rule.title.clone(),
+                        title: rule.title.get(lang).to_owned(),
                         family: self.families[rule.family].id.clone(),
-                        question: rule.data_gap.clone(),
+                        question: rule.data_gap.get(lang).to_owned(),
                         missing_fields: trace.missing.iter().map(|field| (*field).to_owned()).collect(),
                         contribution,
                     });
@@ -417,7 +430,7 @@ impl Ruleset {
             .zip(&family_sums)
             .map(|(family, sum)| FamilySubtotal {
                 family: family.id.clone(),
-                title: family.title.clone(),
+                title: family.title.get(lang).to_owned(),
                 sum: round2(*sum),
                 cap: family.cap,
                 counted: round2(sum.clamp(-family.cap, family.cap)),
@@ -445,6 +458,7 @@ impl Ruleset {
             unknown_counted,
             fired,
             data_gaps,
+            lang,
             ruleset_version: self.version.clone(),
             ruleset_digest: self.digest.clone(),
         }

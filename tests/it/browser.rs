@@ -248,8 +248,22 @@ async fn web_ui_flow() {
     browser.click("#screen-submit").await;
     browser.wait_visible("#band-name").await;
     assert_eq!(browser.text("#band-name").await, "Crítico");
+    // Its reasons, actions, evidence and questions are in Spanish, as the rule files
+    // give them; no English rule text and no field path is on the page.
     let reasons = browser.text(".reason-list").await;
-    assert!(reasons.contains("Supplier strongly matches a watchlist entry"), "{reasons}");
+    let (title, action, _) = crate::rules::rule_texts("watchlist.toml", "watchlist.strong_match", "es");
+    assert!(reasons.contains(&title) && reasons.contains(&action), "{reasons}");
+    assert!(reasons.contains("Coincidencia fuerte con «Minera Ficticia Oro Verde S.A.C.»"), "{reasons}");
+    assert!(reasons.contains("Estado de la licencia (agencia DEMO-A-001): sin licencia"), "{reasons}");
+    let page = browser.text("#result").await;
+    for english in crate::rules::all_rule_texts("en") {
+        assert!(!page.contains(&english), "English on the Spanish page: {english:?}\n{page}");
+    }
+    for path in ["supplier.", "agency.", "match.", "line."] {
+        assert!(!reasons.contains(path), "a field path {path} among the reasons: {reasons}");
+    }
+    let questions = browser.text("#result .gaps").await;
+    assert!(questions.contains('¿'), "the questions are asked in Spanish: {questions}");
     assert!(browser.text(".legal-basis").await.contains("OAS WP3"), "a legal basis is shown");
     let matches = browser.text(".match-list").await;
     assert!(

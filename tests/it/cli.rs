@@ -274,6 +274,20 @@ fn rules_check_and_test_report_problems() {
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("ruleset.toml:1"), "a problem names its file and line: {stdout}");
+
+    // A rule whose title lacks its Portuguese text is refused, naming the rule and the language.
+    let copy = crate::rules::rules_copy();
+    let path = copy.path().join("findings.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let without_pt: Vec<&str> = text.lines().filter(|line| !line.starts_with("title.pt = ")).collect();
+    std::fs::write(&path, without_pt.join("\n")).unwrap();
+    let output = cadena().args(["rules", "check", "--rules-dir"]).arg(copy.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("findings.toml:") && stdout.contains("rule findings.forced_labour: title: no pt text"),
+        "{stdout}"
+    );
 }
 
 /// Starts `cadena serve --demo` on a free port of a data directory and returns the key it

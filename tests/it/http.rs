@@ -1189,6 +1189,84 @@ async fn request_fields_are_read_as_csv_cells(store: Store) {
     assert_eq!(named, vec!["lines[0].award_date", "lines[0].value"], "{body}");
 }
 
+/// A screening's and the ruleset's texts come in the language asked for: `?lang=`, else
+/// `Accept-Language`, else English; a language cadena does not speak is a 400. The
+/// stored screening keeps its language, so reproducing it gives the same texts.
+#[tokio::test]
+async fn texts_come_in_the_language_the_request_asks_for() {
+    let db = crate::harness::TestDb::sqlite().await;
+    let api = Api::new(&db.store).await;
+    let key = api.key(Role::Officer).to_owned();
+    let body = json!({ "supplier": { "name": "Carvoaria Imaginaria", "country": "BR" } });
+    let screen = |uri: &'static str, accept_language: Option<&'static str>| {
+        let (api, key, body) = (&api, key.clone(), body.clone());
+        async move {
+            let mut request = Request::builder()
+                .method("POST")
+                .uri(uri)
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json");
+            if let Some(languages) = accept_language {
+                request = request.header("accept-language", languages);
+            }
+            let response = api.app.clone().oneshot(request.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let texts = |stored: &Value| -> (String, String, String) {
+        let assessment = &stored["result"]["assessments"][0]["assessment"];
+        let rule = assessment["fired"].as_array().unwrap().iter().find(|rule| rule["id"] == "watchlist.possible_match");
+        let rule = rule.unwrap_or_else(|| panic!("no possible match fired: {assessment}"));
+        let lang = assessment["lang"].as_str().unwrap().to_owned();
+        (lang, rule["title"].as_str().unwrap().to_owned(), rule["evidence"][0]["text"].as_str().unwrap().to_owned())
+    };
+
+    let (status, english) = screen("/v1/screenings", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{english}");
+    let (lang, title, evidence) = texts(&english);
+    assert_eq!((lang.as_str(), title.as_str()), ("en", "Supplier possibly matches a watchlist entry"));
+    assert!(evidence.starts_with("Possible match with “"), "{evidence}");
+
+    let (status, spanish) = screen("/v1/screenings?lang=es", Some("pt-BR, en;q=0.5")).await;
+    assert_eq!(status, StatusCode::CREATED, "{spanish}");
+    let (lang, title, evidence) = texts(&spanish);
+    assert_eq!(lang, "es", "?lang= wins over Accept-Language");
+    assert_eq!(title, "El proveedor posiblemente coincide con una entrada de una lista de vigilancia");
+    assert!(evidence.starts_with("Coincidencia posible con «"), "{evidence}");
+    assert_eq!(spanish["input"]["lang"], "es", "the stored input keeps its language");
+
+    let (status, portuguese) = screen("/v1/screenings", Some("fr-FR, pt-BR;q=0.9, es;q=0.8")).await;
+    assert_eq!(status, StatusCode::CREATED, "{portuguese}");
+    let (lang, title, _) = texts(&portuguese);
+    assert_eq!(
+        (lang.as_str(), title.as_str()),
+        ("pt", "O fornecedor possivelmente corresponde a uma entrada de uma lista de vigilância")
+    );
+    assert_eq!(
+        english["result"]["assessments"][0]["assessment"]["score"],
+        portuguese["result"]["assessments"][0]["assessment"]["score"],
+        "the language changes the words, not the score"
+    );
+
+    let (status, body) = screen("/v1/screenings?lang=fr", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("\"fr\" is not a language cadena speaks (es, pt, en)"), "{body}");
+
+    let id = spanish["id"].as_i64().unwrap();
+    let (status, reproduction) = api.call("GET", &format!("/v1/screenings/{id}/reproduction"), Some(&key), None).await;
+    assert_eq!(status, StatusCode::OK, "{reproduction}");
+    assert_eq!(reproduction["identical"], true, "{reproduction}");
+
+    let (status, ruleset) = api.call("GET", "/v1/ruleset?lang=pt", Some(&key), None).await;
+    assert_eq!(status, StatusCode::OK, "{ruleset}");
+    assert_eq!(ruleset["lang"], "pt");
+    let rule =
+        ruleset["rules"].as_array().unwrap().iter().find(|rule| rule["id"] == "country.high_prevalence").unwrap();
+    assert!(rule["data_gap"].as_str().unwrap().starts_with("Em que país"), "{rule}");
+}
+
 /// A procurement export whose header names the columns its own way (`Procurement ID`,
 /// `Item`, `País de origen`) is audited as procurement lines, as a load would read it,
 /// and a row that cannot be read keeps its id in the report.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use cadena::csv_reader::CsvFile;
 use cadena::demo::DEMO_FILES;
+use cadena::lang::Lang;
 use cadena::records::{Agency, ColumnMap, LicenceEntry, ProcurementLine, Record, RecordKind, Supplier, parse_row};
 use cadena::rules::{AgencyFacts, Assessment, Band, MatchStrength, Ruleset, Subject, WatchlistHit};
 
@@ -100,7 +101,7 @@ fn every_bundled_rule_case_passes() {
 #[test]
 fn gold_from_madre_de_dios_with_an_unlicensed_agency_is_critical() {
     let ruleset = Ruleset::bundled();
-    let assessment = ruleset.evaluate(&Demo::load().subject("DEMO-P-2025-001", "1"));
+    let assessment = ruleset.evaluate(&Demo::load().subject("DEMO-P-2025-001", "1"), Lang::En);
     assert_eq!(assessment.band, Band::Critical, "{assessment:#?}");
     let fired = fired_ids(&assessment);
     for id in [
@@ -125,7 +126,7 @@ fn gold_from_madre_de_dios_with_an_unlicensed_agency_is_critical() {
 #[test]
 fn office_paper_from_a_supplier_with_a_clean_profile_is_low() {
     let ruleset = Ruleset::bundled();
-    let assessment = ruleset.evaluate(&Demo::load().subject("DEMO-P-2025-002", "1"));
+    let assessment = ruleset.evaluate(&Demo::load().subject("DEMO-P-2025-002", "1"), Lang::En);
     assert_eq!(assessment.band, Band::Low, "{assessment:#?}");
     assert!(assessment.data_gaps.is_empty(), "{:?}", assessment.data_gaps);
     let fired = fired_ids(&assessment);
@@ -152,7 +153,7 @@ fn the_same_supplier_with_no_data_is_not_low_and_lists_its_gaps() {
         agencies: Vec::new(),
         watchlist_matches: Vec::new(),
     };
-    let assessment = ruleset.evaluate(&subject);
+    let assessment = ruleset.evaluate(&subject, Lang::En);
     assert!(assessment.band > Band::Low, "{assessment:#?}");
     let gaps: Vec<&str> = assessment.data_gaps.iter().map(|gap| gap.rule_id.as_str()).collect();
     for id in ["findings.forced_labour", "recruitment.worker_fees", "recruitment.identity_documents_retained"] {
@@ -172,7 +173,7 @@ fn a_band_floor_wins_over_mitigants() {
     if let Some(supplier) = subject.supplier.as_mut() {
         supplier.public_official_linked = Some(true);
     }
-    let assessment = ruleset.evaluate(&subject);
+    let assessment = ruleset.evaluate(&subject, Lang::En);
     assert!(fired_ids(&assessment).contains(&"mitigation.credible_social_audit"));
     assert!(assessment.score_band < Band::High, "{assessment:#?}");
     assert_eq!(assessment.band, Band::High);
@@ -189,10 +190,98 @@ fn a_band_floor_wins_over_mitigants() {
         reason: None,
         source: None,
     });
-    let assessment = ruleset.evaluate(&subject);
+    let assessment = ruleset.evaluate(&subject, Lang::En);
     assert_eq!(assessment.band, Band::Critical, "{assessment:#?}");
     let evidence = &assessment.fired.iter().find(|rule| rule.id == "watchlist.strong_match").unwrap().evidence;
     assert_eq!(evidence[0].about.as_deref(), Some("watchlist entity DEMO-W-009"));
+}
+
+/// The texts of one rule in one language, read from its file as an officer's translator
+/// wrote them (not through the loader under test).
+pub(crate) fn rule_texts(file: &str, rule_id: &str, lang: &str) -> (String, String, String) {
+    let text = std::fs::read_to_string(rules_dir().join(file)).unwrap();
+    let table: toml::Table = text.parse().unwrap();
+    let rule = table["rule"].as_array().unwrap().iter().find(|rule| rule["id"].as_str() == Some(rule_id)).unwrap();
+    let get = |key: &str| rule[key][lang].as_str().unwrap().to_owned();
+    (get("title"), get("action"), get("data_gap"))
+}
+
+/// Every rule's title, action and question in one language, from the rule files.
+pub(crate) fn all_rule_texts(lang: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    for (file, _) in cadena::rules::BUNDLED_FILES.iter().filter(|(file, _)| !file.contains('/')) {
+        let table: toml::Table = std::fs::read_to_string(rules_dir().join(file)).unwrap().parse().unwrap();
+        for rule in table.get("rule").and_then(|rules| rules.as_array()).into_iter().flatten() {
+            for key in ["title", "action", "data_gap"] {
+                texts.push(rule[key][lang].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    texts
+}
+
+#[test]
+fn titles_actions_questions_and_evidence_come_in_the_language_asked_for() {
+    let ruleset = Ruleset::bundled();
+    let demo = Demo::load();
+    let mut subject = demo.subject("DEMO-P-2025-001", "1");
+    subject.watchlist_matches.push(WatchlistHit {
+        entity_id: "DEMO-W-001".to_owned(),
+        list: Some("Lista de prueba".to_owned()),
+        name: "Minera Ficticia Oro Verde S.A.C.".to_owned(),
+        strength: MatchStrength::Strong,
+        score: 0.97,
+        reason: None,
+        source: None,
+    });
+    let fired =
+        |assessment: &Assessment, id: &str| assessment.fired.iter().find(|rule| rule.id == id).cloned().unwrap();
+
+    let spanish = ruleset.evaluate(&subject, Lang::Es);
+    assert_eq!(spanish.lang, Lang::Es);
+    let (title, action, _) = rule_texts("watchlist.toml", "watchlist.strong_match", "es");
+    let strong = fired(&spanish, "watchlist.strong_match");
+    assert_eq!((strong.title.as_str(), strong.action.as_str()), (title.as_str(), action.as_str()));
+    assert_eq!(
+        strong.evidence[0].text,
+        "Coincidencia fuerte con «Minera Ficticia Oro Verde S.A.C.», lista Lista de prueba"
+    );
+    let agency = fired(&spanish, "recruitment.agency_unlicensed");
+    assert_eq!(agency.evidence[0].text, "Estado de la licencia (agencia DEMO-A-001): sin licencia");
+    assert_eq!(agency.evidence[0].value, "unlicensed", "the value machines read stays as the rules write it");
+    let fees = fired(&spanish, "recruitment.worker_fees");
+    assert_eq!(fees.evidence[0].text, "Los trabajadores pagan comisiones o costos de reclutamiento: sí");
+    let families: Vec<&str> = spanish.families.iter().map(|family| family.title.as_str()).collect();
+    assert!(families.contains(&"Riesgo país"), "{families:?}");
+
+    let portuguese = ruleset.evaluate(&subject, Lang::Pt);
+    let (title, action, _) = rule_texts("recruitment.toml", "recruitment.agency_unlicensed", "pt");
+    let agency = fired(&portuguese, "recruitment.agency_unlicensed");
+    assert_eq!((agency.title.as_str(), agency.action.as_str()), (title.as_str(), action.as_str()));
+    assert_eq!(agency.evidence[0].text, "Situação da licença (agência DEMO-A-001): sem licença");
+    assert_eq!(
+        fired(&portuguese, "watchlist.strong_match").evidence[0].text,
+        "Correspondência forte com «Minera Ficticia Oro Verde S.A.C.», lista Lista de prueba"
+    );
+
+    // Questions: the same supplier with nothing known about its workers.
+    let mut unknown = demo.subject("DEMO-P-2025-002", "1");
+    if let Some(supplier) = unknown.supplier.as_mut() {
+        supplier.charges_worker_fees = None;
+    }
+    let (_, _, question) = rule_texts("recruitment.toml", "recruitment.worker_fees", "es");
+    let gaps = ruleset.evaluate(&unknown, Lang::Es).data_gaps;
+    let gap = gaps.iter().find(|gap| gap.rule_id == "recruitment.worker_fees").unwrap();
+    assert_eq!(gap.question, question);
+    assert!(gap.question.starts_with('¿'), "{gap:?}");
+
+    // Every rule's texts differ between languages: none was left untranslated.
+    for (a, b) in [(Lang::Es, Lang::En), (Lang::Pt, Lang::En), (Lang::Es, Lang::Pt)] {
+        for (first, second) in ruleset.rules(a).iter().zip(ruleset.rules(b)) {
+            assert_ne!(first.title, second.title, "{} has one title in {a} and {b}", first.id);
+            assert_ne!(first.data_gap, second.data_gap, "{} has one question in {a} and {b}", first.id);
+        }
+    }
 }
 
 #[test]
@@ -202,8 +291,8 @@ fn the_same_inputs_give_byte_identical_json() {
     let second = Ruleset::load_dir(&rules_dir()).unwrap();
     for (procurement_id, line_id) in [("DEMO-P-2025-001", "1"), ("DEMO-P-2025-002", "1"), ("DEMO-P-2025-004", "1")] {
         let subject = demo.subject(procurement_id, line_id);
-        let a = serde_json::to_string(&first.evaluate(&subject)).unwrap();
-        let b = serde_json::to_string(&second.evaluate(&subject.clone())).unwrap();
+        let a = serde_json::to_string(&first.evaluate(&subject, Lang::En)).unwrap();
+        let b = serde_json::to_string(&second.evaluate(&subject.clone(), Lang::En)).unwrap();
         assert_eq!(a, b);
         let round_trip: Assessment = serde_json::from_str(&a).unwrap();
         assert_eq!(serde_json::to_string(&round_trip).unwrap(), a);
@@ -212,7 +301,7 @@ fn the_same_inputs_give_byte_identical_json() {
 }
 
 /// A copy of the bundled rules in a temporary directory, to edit.
-fn rules_copy() -> tempfile::TempDir {
+pub(crate) fn rules_copy() -> tempfile::TempDir {
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for entry in std::fs::read_dir(from).unwrap() {
