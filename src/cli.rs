@@ -305,6 +305,8 @@ async fn open_caught_up(store: &Store, index_dir: &Path) -> anyhow::Result<(Matc
 pub struct Report<'a> {
     pub path: &'a Path,
     pub format: screening::ReportFormat,
+    /// The language of the report's texts.
+    pub lang: crate::lang::Lang,
 }
 
 /// `cadena screen FILE --out REPORT`: screens every supplier or procurement line of a
@@ -324,7 +326,7 @@ pub async fn screen(
     let file_name = input.display().to_string();
     let bytes = std::fs::read(input).with_context(|| format!("{file_name}: cannot read the file"))?;
     let started = Instant::now();
-    let prepared = PreparedFile::read_mapped(store, &file_name, bytes, column_map).await?;
+    let prepared = PreparedFile::read_mapped(store, &file_name, bytes, column_map).await?.in_language(report.lang);
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let view = matcher.index().view();
     let rows = tokio::task::block_in_place(|| prepared.screen(&matcher, &view, &ruleset, threads))?;

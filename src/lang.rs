@@ -46,6 +46,15 @@ impl Lang {
     }
 }
 
+impl std::str::FromStr for Lang {
+    type Err = String;
+
+    /// Reads a tag as [`Lang::parse`] does (for `--lang`).
+    fn from_str(tag: &str) -> Result<Lang, String> {
+        Lang::parse(tag).ok_or_else(|| Lang::unknown(tag))
+    }
+}
+
 impl std::fmt::Display for Lang {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.code())

@@ -122,6 +122,9 @@ enum Command {
         /// as for `ingest`; a mapped `procurement_id` makes the file a procurement file.
         #[arg(long = "map", value_name = "COLUMN=FIELD")]
         map: Vec<String>,
+        /// The language of the report's texts (the match explanations): es, pt or en.
+        #[arg(long, default_value = "en", value_name = "LANG")]
+        lang: cadena::lang::Lang,
     },
     /// Search recruitment agencies (or other entities) by name, tax id or licence number.
     Search {
@@ -313,8 +316,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Reindex => cli::reindex(&store, &index_dir).await,
         Command::CheckIndex { repair } => cli::check_index(&store, &index_dir, repair).await,
-        Command::Screen { file, out, report_format, rules_dir, map } => {
-            let report = cli::Report { path: &out, format: report_format };
+        Command::Screen { file, out, report_format, rules_dir, map, lang } => {
+            let report = cli::Report { path: &out, format: report_format, lang };
             cli::screen(&store, &data_dir, &index_dir, rules_dir.as_deref(), &file, &map, report).await
         }
         Command::Search { text, kind, country, region, status, limit, json } => {

@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::csv_reader::CsvFile;
 use crate::decisions::{Decisions, DismissedMatch, Review, ReviewedMatch};
 use crate::import::Format;
-use crate::lang::Lang;
+use crate::lang::{Lang, pick};
 use crate::matching::index::IndexView;
+use crate::matching::score::PairBasis;
 use crate::matching::{Match, Matcher, ScreeningQuery, Signal, Strength, TaxIdEvidence};
 use crate::records::{
     Agency, ColumnMap, LicenceEntry, ProcurementLine, RecordKind, Supplier, check_column_map, parse_row,
@@ -287,7 +288,7 @@ impl Screener<'_> {
             row.match_strength = best.strength.as_str().to_owned();
             row.match_signals =
                 best.explanation.signals.iter().map(|signal| signal.as_str()).collect::<Vec<_>>().join("|");
-            row.match_explanation = explain(best);
+            row.match_explanation = explain(best, self.lang);
             row.other_matches = screening.matches.len() - 1;
         }
         let dismissed: Vec<String> = screening
@@ -356,28 +357,32 @@ fn watchlist_hit(found: &Match) -> Option<WatchlistHit> {
     })
 }
 
-/// A one-line explanation of a match for a report cell.
-pub fn explain(found: &Match) -> String {
+/// A one-line explanation of a match for a report cell, in `lang`.
+pub fn explain(found: &Match, lang: Lang) -> String {
     let e = &found.explanation;
+    let words = |texts: [&'static str; 3]| pick(lang, texts);
     let pairs: Vec<String> = e
         .word_pairs
         .iter()
         .map(|pair| {
-            let note = pair.basis.note();
+            let note = pair_basis_note(pair.basis, lang);
             let note = if note.is_empty() { String::new() } else { format!(" ({note})") };
             format!("{}~{} {}{note}", pair.query, pair.listed, score_text(pair.similarity, 2))
         })
         .collect();
     let mut text = format!(
-        "\"{}\" matched \"{}\" (name {}: {})",
+        "\"{}\" {} \"{}\" ({} {}: {})",
         e.query_name,
+        words(["coincide con", "corresponde a", "matched"]),
         e.matched_name,
+        words(["nombre", "nome", "name"]),
         score_text(e.name_score, 3),
         pairs.join(", ")
     );
     if !e.unmatched_query_words.is_empty() || !e.unmatched_listed_words.is_empty() {
         text.push_str(&format!(
-            "; unpaired: [{}] / [{}]",
+            "; {}: [{}] / [{}]",
+            words(["sin pareja", "sem par", "unpaired"]),
             e.unmatched_query_words.join(" "),
             e.unmatched_listed_words.join(" ")
         ));
@@ -385,25 +390,47 @@ pub fn explain(found: &Match) -> String {
     match &e.tax_id {
         TaxIdEvidence::Same { tax_id, valid, scheme } => {
             let validity = match valid {
-                Some(true) => "valid",
-                Some(false) => "invalid",
-                None => "unchecked",
+                Some(true) => words(["válida", "válida", "valid"]),
+                Some(false) => words(["no válida", "inválida", "invalid"]),
+                None => words(["sin verificar", "não verificada", "unchecked"]),
             };
-            text.push_str(&format!("; same tax id {tax_id} ({} {validity})", scheme.as_deref().unwrap_or("no scheme")));
+            let scheme = scheme.as_deref().unwrap_or(words(["sin esquema", "sem esquema", "no scheme"]));
+            let same = words(["misma identificación tributaria", "mesma identificação fiscal", "same tax id"]);
+            text.push_str(&format!("; {same} {tax_id} ({scheme} {validity})"));
         }
         TaxIdEvidence::Different { query, listed } => {
-            text.push_str(&format!("; different tax ids {query} / {listed}"));
+            let different = words([
+                "identificaciones tributarias distintas",
+                "identificações fiscais diferentes",
+                "different tax ids",
+            ]);
+            text.push_str(&format!("; {different} {query} / {listed}"));
         }
         TaxIdEvidence::NotCompared => {}
     }
     if e.signals.contains(&Signal::CountryMismatch) {
         text.push_str(&format!(
-            "; countries differ {} / {}",
+            "; {} {} / {}",
+            words(["países distintos", "países diferentes", "countries differ"]),
             e.query_country.as_deref().unwrap_or("?"),
             e.listed_country.as_deref().unwrap_or("?")
         ));
     }
     text
+}
+
+/// Why two words were paired, as a report says it; empty for plain spelling.
+fn pair_basis_note(basis: PairBasis, lang: Lang) -> &'static str {
+    match basis {
+        PairBasis::Spelling => "",
+        PairBasis::Joined => pick(lang, ["unidas", "unidas", "joined"]),
+        PairBasis::Abbreviation => pick(lang, ["abreviatura", "abreviatura", "abbreviation"]),
+        PairBasis::Acronym => pick(lang, ["sigla", "sigla", "acronym"]),
+        PairBasis::LegalFormEquivalent => {
+            pick(lang, ["forma jurídica equivalente", "forma jurídica equivalente", "legal-form equivalent"])
+        }
+        PairBasis::LegalForm => pick(lang, ["forma jurídica", "forma jurídica", "legal form"]),
+    }
 }
 
 /// A row of a file that could not be screened.
@@ -570,6 +597,8 @@ fn parse_ocds(file_name: &str, bytes: &[u8]) -> anyhow::Result<ParsedFile> {
 pub struct PreparedFile {
     parsed: ParsedFile,
     context: Context,
+    /// The language of the report's texts (English unless [`Self::in_language`] says).
+    lang: Lang,
 }
 
 impl PreparedFile {
@@ -595,7 +624,12 @@ impl PreparedFile {
             // A supplier the store holds may know more (its labour profile); it wins.
             context.suppliers.entry(supplier.supplier_id.clone()).or_insert_with(|| supplier.clone());
         }
-        Ok(PreparedFile { parsed, context })
+        Ok(PreparedFile { parsed, context, lang: Lang::default() })
+    }
+
+    /// The file, its report's texts (match explanations) written in `lang`.
+    pub fn in_language(self, lang: Lang) -> PreparedFile {
+        PreparedFile { lang, ..self }
     }
 
     pub fn len(&self) -> usize {
@@ -627,7 +661,7 @@ impl PreparedFile {
         range: std::ops::Range<usize>,
         threads: usize,
     ) -> anyhow::Result<Vec<ReportRow>> {
-        let screener = Screener { matcher, view, ruleset, context: &self.context, lang: Lang::default() };
+        let screener = Screener { matcher, view, ruleset, context: &self.context, lang: self.lang };
         let start = range.start.min(self.len());
         let end = range.end.min(self.len());
         screen_rows(&screener, &self.parsed.rows[start..end], threads)

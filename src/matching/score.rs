@@ -50,20 +50,6 @@ pub enum PairBasis {
     LegalForm,
 }
 
-impl PairBasis {
-    /// How a report says it, empty for plain spelling.
-    pub fn note(self) -> &'static str {
-        match self {
-            PairBasis::Spelling => "",
-            PairBasis::Joined => "joined",
-            PairBasis::Abbreviation => "abbreviation",
-            PairBasis::Acronym => "acronym",
-            PairBasis::LegalFormEquivalent => "legal-form equivalent",
-            PairBasis::LegalForm => "legal form",
-        }
-    }
-}
-
 /// One pairing of words between the query name and the listed name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WordPair {

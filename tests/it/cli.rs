@@ -242,6 +242,21 @@ async fn reindex_check_index_screen_and_search_work_on_the_demo(db: &TestDb) {
     let strings = crate::http::zip_entry(&std::fs::read(&workbook).unwrap(), "xl/sharedStrings.xml");
     assert!(strings.contains("Minera Ficticia Oro Verde SAC"), "{strings}");
 
+    // A report's explanations in the officer's language.
+    let spanish = work.path().join("informe-es.csv");
+    succeed(
+        cadena().arg("screen").arg(&export).args(["--map", "Nº Ítem=line_id", "--lang", "es", "--out"]).arg(&spanish),
+    );
+    let mut reader = csv::Reader::from_path(&spanish).unwrap();
+    let first = reader.records().next().unwrap().unwrap();
+    let explanation = &first[column("match_explanation")];
+    assert!(explanation.starts_with("\"Minera Ficticia Oro Verde SAC\" coincide con \""), "{explanation}");
+    assert!(explanation.contains("(nombre "), "{explanation}");
+    let output = cadena().arg("screen").arg(&export).args(["--lang", "fr", "--out"]).arg(&spanish).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("\"fr\" is not a language cadena speaks (es, pt, en)"), "{error}");
+
     let (found, _) = succeed(cadena().args(["search", "reclutadora fictisia"]));
     assert!(found.lines().nth(1).is_some_and(|first| first.contains("DEMO-A-003")), "{found}");
     let (found, _) = succeed(cadena().args(["search", "oro verde", "--kind", "watchlist", "--json"]));
