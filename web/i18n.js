@@ -490,3 +490,30 @@ Object.assign(pt, {
   licence_not_in_register: "Não consta do cadastro",
   licence_first_seen: "sem situação anterior",
 });
+
+// ---------------------------------------------------------------------------------------
+// Batch audits: the rows that could not be read, with line, field and reason (issue 18).
+Object.assign(es, {
+  audit_rejected: "Filas ilegibles",
+  audit_rejected_caption: "Filas que no se pudieron leer",
+  audit_rejected_line: "Línea",
+  audit_rejected_id: "Identificador",
+  audit_rejected_field: "Campo",
+  audit_rejected_reason: "Motivo",
+});
+Object.assign(en, {
+  audit_rejected: "Unreadable rows",
+  audit_rejected_caption: "Rows that could not be read",
+  audit_rejected_line: "Line",
+  audit_rejected_id: "Identifier",
+  audit_rejected_field: "Field",
+  audit_rejected_reason: "Reason",
+});
+Object.assign(pt, {
+  audit_rejected: "Linhas ilegíveis",
+  audit_rejected_caption: "Linhas que não puderam ser lidas",
+  audit_rejected_line: "Linha",
+  audit_rejected_id: "Identificador",
+  audit_rejected_field: "Campo",
+  audit_rejected_reason: "Motivo",
+});
