@@ -310,4 +310,29 @@ mod tests {
         );
         assert_eq!(Format::detect("empty.csv", b""), Format::Csv);
     }
+
+    #[test]
+    fn a_screening_tells_procurement_lines_from_suppliers_by_the_header() {
+        let screening = |name: &str, bytes: &str, map: &[&str]| {
+            let map: Vec<String> = map.iter().map(|entry| entry.to_string()).collect();
+            resolve(name, bytes.as_bytes(), None, None, Purpose::Screening, &map)
+                .map(|(format, kinds)| (format, kinds[0]))
+        };
+        let procurements = Ok((Format::Csv, RecordKind::Procurements));
+        for (header, map) in [
+            ("procurement_id,line_id,supplier_name\n", &[][..]),
+            ("Procurement ID;Item;Proveedor\n", &[]),
+            ("ocid,Nº Ítem,Proveedor\n", &[]),
+            ("Nº Proceso,Ítem,Proveedor\n", &["Nº Proceso=procurement_id"]),
+        ] {
+            assert_eq!(screening("compras.csv", header, map), procurements, "{header:?} with {map:?}");
+        }
+        assert_eq!(screening("p.csv", "supplier_id,name\n", &[]), Ok((Format::Csv, RecordKind::Suppliers)));
+        assert_eq!(screening("p.json", "{\"releases\": []}", &[]), Ok((Format::Ocds, RecordKind::Procurements)));
+        let refused = screening("c.csv", "cluster_id,raw_cbp_text,name\n", &[]).unwrap_err();
+        assert!(refused.contains("a cbp file cannot be screened"), "{refused}");
+        // A load of cadena's CSV columns is still told its kind.
+        let load = resolve("compras.csv", b"procurement_id,line_id\n", None, None, Purpose::Load, &[]);
+        assert!(load.unwrap_err().contains("does not say what it holds"));
+    }
 }
