@@ -475,18 +475,14 @@ const MAX_CELL_WIDTH: u16 = 48;
 /// columns (comfy-table), so that `Ferretería Ñandú` or `有限公司` keep the columns
 /// aligned; cells wider than [`MAX_CELL_WIDTH`] are cut with an ellipsis, and the columns
 /// named in `right_aligned` (numbers) are aligned right.
-pub fn print_table(header: &[&str], right_aligned: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+fn print_table(header: &[&str], right_aligned: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
     for line in table_lines(header, right_aligned, rows) {
         println!("{line}");
     }
 }
 
 /// The lines [`print_table`] prints, without trailing spaces.
-pub fn table_lines(
-    header: &[&str],
-    right_aligned: &[&str],
-    rows: impl IntoIterator<Item = Vec<String>>,
-) -> Vec<String> {
+fn table_lines(header: &[&str], right_aligned: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Vec<String> {
     use comfy_table::{CellAlignment, ColumnConstraint, Row, Table, Width};
     let mut table = Table::new();
     table.load_style(comfy_table::presets::NOTHING);
