@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use tokio::sync::watch;
 
 use crate::csv_reader::CsvFile;
-use crate::screening::{PreparedFile, ReportRow, screening_columns};
+use crate::screening::{PreparedFile, ReportRow, count_rows};
 use crate::service::ScreeningService;
 use crate::store::audits::{Audit, AuditRow, ClaimedChunk};
 use crate::store::{Job, Store};
@@ -23,25 +23,29 @@ pub const DEFAULT_CHUNK_SIZE: i64 = 500;
 /// How often an idle worker looks for new chunks.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Checks an uploaded file (it must have a supplier or procurement header) and queues
-/// its audit. The error is a message for the uploader.
+/// Checks an uploaded file, read as a screening reads it (`import::resolve`: a CSV file
+/// of suppliers or procurement lines, told by its header and the column map, or an OCDS
+/// file), and queues its audit with its column map (`COLUMN=FIELD` entries, as `cadena
+/// screen --map` takes them). The error is a message for the uploader.
 pub async fn submit(
     store: &Store,
     file_name: &str,
     bytes: Vec<u8>,
+    map_entries: &[String],
     key_id: Option<i64>,
     chunk_size: i64,
 ) -> anyhow::Result<Result<Audit, String>> {
     let file = CsvFile::from_bytes(file_name, bytes);
-    let (header, rows) = match file.rows() {
-        Ok(found) => found,
-        Err(err) => return Ok(Err(err.to_string())),
+    let (name, text, entries) = (file_name.to_owned(), file.text().to_owned(), map_entries.to_vec());
+    // Parsing is CPU-bound: off the async executor.
+    let counted = tokio::task::spawn_blocking(move || count_rows(&name, text.into_bytes(), &entries))
+        .await
+        .context("the file's parser stopped unexpectedly")?;
+    let n_rows = match counted {
+        Ok(n_rows) => n_rows as i64,
+        Err(message) => return Ok(Err(message)),
     };
-    if let Err(message) = screening_columns(file_name, &header, &[]) {
-        return Ok(Err(message));
-    }
-    let n_rows = rows.count() as i64;
-    let audit = store.create_audit(file_name, file.text(), n_rows, chunk_size, key_id).await?;
+    let audit = store.create_audit(file_name, file.text(), map_entries, n_rows, chunk_size, key_id).await?;
     Ok(Ok(audit))
 }
 
@@ -160,7 +164,8 @@ impl AuditWorker {
         }
         let audit = self.store.get_audit(audit_id).await?.context("the audit vanished")?;
         let content = self.store.audit_content(audit_id).await?.context("the audit's file vanished")?;
-        let prepared = PreparedFile::read(&self.store, &audit.file_name, content.into_bytes()).await?;
+        let prepared =
+            PreparedFile::read_mapped(&self.store, &audit.file_name, content.into_bytes(), &audit.column_map).await?;
         let file = Arc::new(AuditFile { prepared, chunk_size: audit.chunk_size });
         self.files.lock().expect("the file cache lock").insert(audit_id, file.clone());
         Ok(file)

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::audit::AuditWorker;
 use crate::http::{self, AppState};
-use crate::import::Format;
+use crate::import::{Format, Purpose};
 use crate::indexer::{CatchUp, Indexer};
 use crate::ingest::worker::Worker;
 use crate::ingest::{self, LoadReport, LoadRequest};
@@ -54,8 +54,8 @@ pub async fn ingest(
     let IngestFile { path, kind, format, column_map } = file;
     let file_name = path.display().to_string();
     let bytes = std::fs::read(path).with_context(|| format!("{file_name}: cannot read the file"))?;
-    let (format, kinds) =
-        crate::import::resolve(&file_name, &bytes, kind, format).map_err(|err| anyhow::anyhow!(err))?;
+    let (format, kinds) = crate::import::resolve(&file_name, &bytes, kind, format, Purpose::Load, column_map)
+        .map_err(|err| anyhow::anyhow!(err))?;
     let column_map = match (kinds.as_slice(), column_map.is_empty()) {
         (_, true) => Vec::new(),
         ([kind], false) if format == Format::Csv => {
@@ -196,7 +196,7 @@ pub fn ingest_ilab(data_dir: &Path, path: &Path, edition: Option<&str>) -> anyho
         list.rejected.len()
     );
     for reject in list.rejected.iter().take(REJECTED_ROWS_SHOWN) {
-        println!("  {file_name}:{}: {}: {}", reject.line, reject.path, reject.reason);
+        println!("  {}", reject.message(&file_name));
     }
     if !written.unmapped_goods.is_empty() {
         println!(
@@ -372,20 +372,19 @@ pub async fn search(store: &Store, index_dir: &Path, query: &SearchQuery, json: 
         println!("nothing found for {:?}", query.text);
         return Ok(());
     }
-    println!("{:>5}  {:<16} {:<40} {:<8} {:<14} {:<12} status", "score", "id", "name", "country", "region", "licence");
-    for found in &found {
+    let rows = found.iter().map(|found| {
         let entity = &found.entity;
-        println!(
-            "{:>5}  {:<16} {:<40} {:<8} {:<14} {:<12} {}",
+        vec![
             screening::score_text(found.score, 2),
-            entity.entity_id,
-            entity.names.first().map(String::as_str).unwrap_or_default(),
-            entity.country.as_deref().unwrap_or("-"),
-            entity.region.as_deref().unwrap_or("-"),
-            entity.licence_number.as_deref().unwrap_or("-"),
-            entity.licence_status.as_deref().unwrap_or("-"),
-        );
-    }
+            entity.entity_id.clone(),
+            entity.names.first().cloned().unwrap_or_default(),
+            entity.country.clone().unwrap_or_else(|| "-".to_owned()),
+            entity.region.clone().unwrap_or_else(|| "-".to_owned()),
+            entity.licence_number.clone().unwrap_or_else(|| "-".to_owned()),
+            entity.licence_status.clone().unwrap_or_else(|| "-".to_owned()),
+        ]
+    });
+    print_table(&["score", "id", "name", "country", "region", "licence", "status"], &["score"], rows);
     Ok(())
 }
 
@@ -450,26 +449,63 @@ fn print_load_table(loads: &[DatasetVersion]) {
         println!("no loads yet; `cadena ingest KIND FILE` loads one");
         return;
     }
-    println!(
-        "{:>5}  {:<12}  {:<12}  {:<11}  {:>8}  {:>8}  {:>8}  {:>9}  {:>8}  {:<24}  file",
-        "id", "kind", "source", "status", "rows", "inserted", "updated", "unchanged", "rejected", "finished"
-    );
-    for load in loads {
-        println!(
-            "{:>5}  {:<12}  {:<12}  {:<11}  {:>8}  {:>8}  {:>8}  {:>9}  {:>8}  {:<24}  {}",
-            load.id,
-            load.kind,
-            load.source,
-            load.status,
-            load.n_rows,
-            load.n_inserted,
-            load.n_updated,
-            load.n_unchanged,
-            load.n_rejected,
-            load.finished_at.as_deref().unwrap_or("-"),
-            load.file_name
-        );
+    let header =
+        ["id", "kind", "source", "status", "rows", "inserted", "updated", "unchanged", "rejected", "finished", "file"];
+    let rows = loads.iter().map(|load| {
+        vec![
+            load.id.to_string(),
+            load.kind.to_string(),
+            load.source.clone(),
+            load.status.to_string(),
+            load.n_rows.to_string(),
+            load.n_inserted.to_string(),
+            load.n_updated.to_string(),
+            load.n_unchanged.to_string(),
+            load.n_rejected.to_string(),
+            load.finished_at.clone().unwrap_or_else(|| "-".to_owned()),
+            load.file_name.clone(),
+        ]
+    });
+    print_table(&header, &["id", "rows", "inserted", "updated", "unchanged", "rejected"], rows);
+}
+
+/// The widest a cell of a CLI table is shown (in terminal columns); a longer one ends in
+/// an ellipsis. The last column, which nothing follows, is shown whole.
+const MAX_CELL_WIDTH: u16 = 48;
+
+/// Prints a table with each column as wide as its widest cell, counted in terminal
+/// columns (comfy-table), so that `Ferretería Ñandú` or `有限公司` keep the columns
+/// aligned; cells wider than [`MAX_CELL_WIDTH`] are cut with an ellipsis, and the columns
+/// named in `right_aligned` (numbers) are aligned right.
+fn print_table(header: &[&str], right_aligned: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    for line in table_lines(header, right_aligned, rows) {
+        println!("{line}");
     }
+}
+
+/// The lines [`print_table`] prints, without trailing spaces.
+fn table_lines(header: &[&str], right_aligned: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Vec<String> {
+    use comfy_table::{CellAlignment, ColumnConstraint, Row, Table, Width};
+    let mut table = Table::new();
+    table.load_style(comfy_table::presets::NOTHING);
+    table.set_header(header.to_vec());
+    for cells in rows {
+        let mut row = Row::from(cells);
+        // One line per row: a cell too wide for its column is cut, not wrapped.
+        row.max_height(1);
+        table.add_row(row);
+    }
+    let last = header.len().saturating_sub(1);
+    for (idx, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if idx == last { 0 } else { 2 }));
+        if idx != last {
+            column.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(MAX_CELL_WIDTH + 2)));
+        }
+        if right_aligned.contains(&header[idx]) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table.lines().map(|line| line.trim_end().to_owned()).collect()
 }
 
 /// How `cadena serve` serves.
@@ -675,17 +711,16 @@ pub async fn keys_list(store: &Store) -> anyhow::Result<()> {
         println!("no API keys yet; `cadena keys create --role officer` makes one");
         return Ok(());
     }
-    println!("{:>4}  {:<10} {:<24} {:<26} revoked", "id", "role", "name", "created");
-    for key in keys {
-        println!(
-            "{:>4}  {:<10} {:<24} {:<26} {}",
-            key.id,
-            key.role,
-            key.name,
-            key.created_at,
-            key.revoked_at.as_deref().unwrap_or("-")
-        );
-    }
+    let rows = keys.iter().map(|key| {
+        vec![
+            key.id.to_string(),
+            key.role.to_string(),
+            key.name.clone(),
+            key.created_at.clone(),
+            key.revoked_at.clone().unwrap_or_else(|| "-".to_owned()),
+        ]
+    });
+    print_table(&["id", "role", "name", "created", "revoked"], &["id"], rows);
     Ok(())
 }
 
@@ -716,10 +751,7 @@ pub async fn alerts(
     if alerts.is_empty() {
         println!("no {}alerts", status.map(|status| format!("{} ", status.as_str())).unwrap_or_default());
     } else {
-        println!(
-            "{:>5}  {:<13}  {:<6}  {:<24}  {:<40}  {:<28}  what",
-            "id", "kind", "status", "created", "concerns", "listed / agency"
-        );
+        let mut rows = Vec::new();
         for alert in &alerts {
             let what = match (&alert.details.licence, &alert.details.found) {
                 (Some(licence), _) => format!(
@@ -741,16 +773,18 @@ pub async fn alerts(
                 }
                 (None, None) => String::new(),
             };
-            println!(
-                "{:>5}  {:<13}  {:<6}  {:<24}  {:<40}  {:<28}  {what}",
-                alert.id,
-                alert.kind.as_str(),
-                alert.status.as_str(),
-                alert.created_at,
+            rows.push(vec![
+                alert.id.to_string(),
+                alert.kind.as_str().to_owned(),
+                alert.status.as_str().to_owned(),
+                alert.created_at.clone(),
                 format!("{} {} {}", alert.subject_kind.as_str(), alert.subject_id, alert.subject_name),
                 format!("{}/{}", alert.source, alert.entity_id),
-            );
+                what,
+            ]);
         }
+        let header = ["id", "kind", "status", "created", "concerns", "listed / agency", "what"];
+        print_table(&header, &["id"], rows);
     }
     if n_unfinished > 0 {
         println!("{n_unfinished} monitoring job(s) still to run; a running `cadena serve` runs them");
@@ -785,12 +819,12 @@ pub async fn webhooks_list(store: &Store) -> anyhow::Result<()> {
         println!("no webhooks; `cadena webhooks add URL` adds one");
         return Ok(());
     }
-    println!("{:>4}  {:<26}  {:<40}  url", "id", "created", "kinds");
-    for webhook in webhooks {
+    let rows = webhooks.iter().map(|webhook| {
         let kinds: Vec<&str> = webhook.kinds.iter().map(|kind| kind.as_str()).collect();
         let kinds = if kinds.is_empty() { "all".to_owned() } else { kinds.join(", ") };
-        println!("{:>4}  {:<26}  {:<40}  {}", webhook.id, webhook.created_at, kinds, webhook.url);
-    }
+        vec![webhook.id.to_string(), webhook.created_at.clone(), kinds, webhook.url.clone()]
+    });
+    print_table(&["id", "created", "kinds", "url"], &["id"], rows);
     Ok(())
 }
 

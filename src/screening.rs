@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::csv_reader::CsvFile;
 use crate::decisions::{Decisions, DismissedMatch, Review, ReviewedMatch};
-use crate::import::Format;
+use crate::import::{Format, Purpose, RejectedRow};
 use crate::lang::{Lang, pick};
 use crate::matching::index::IndexView;
 use crate::matching::score::PairBasis;
@@ -95,6 +95,11 @@ pub struct ReportRow {
     /// changed, `|`-separated, as `source/entity_id (decision N: changed fields)`.
     #[serde(default)]
     pub reopened_matches: String,
+    /// Why the row could not be read, problem by problem (line, field, reason); empty
+    /// for a row that was screened. Not a column of the CSV report, whose `error` says the
+    /// same in one cell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RejectedRow>,
 }
 
 /// What a file screening did.
@@ -440,12 +445,20 @@ struct RowError {
     /// row keeps them).
     input_id: String,
     input_name: String,
-    /// Every problem of the row, with the file, line and field.
-    message: String,
+    /// Every problem of the row, with its line and field.
+    problems: Vec<RejectedRow>,
+}
+
+impl RowError {
+    fn unnamed(problem: RejectedRow) -> RowError {
+        RowError { input_id: String::new(), input_name: String::new(), problems: vec![problem] }
+    }
 }
 
 /// A file's rows, parsed: each is an input or the errors that kept it from being one.
 struct ParsedFile {
+    /// The file's name, for the messages of the rows that cannot be read.
+    file_name: String,
     rows: Vec<(u64, Result<Input, RowError>)>,
     /// Suppliers the file itself describes (an OCDS package's parties), used where the
     /// store does not hold them.
@@ -479,34 +492,17 @@ impl ParsedFile {
     }
 }
 
-/// Which kind of file a header belongs to: procurement lines if it has a column for
-/// their `procurement_id` (by its own name, an alias such as `ocid` or `Procurement ID`,
-/// or the operator's `--map`, as a load reads it), else suppliers.
-pub fn file_kind(header: &[String], map: &[(String, String)]) -> RecordKind {
-    if ColumnMap::has_column_for(RecordKind::Procurements, header, map, "procurement_id") {
-        RecordKind::Procurements
-    } else {
-        RecordKind::Suppliers
-    }
-}
-
-/// The kind of a screening file and its column map, or why its header (or the `--map`
-/// entries, `COLUMN=FIELD`) will not do.
-pub fn screening_columns(
+/// The column map of a CSV file to screen as `kind` (which `import::resolve` told from
+/// its header), or why its header (or the `--map` entries, `COLUMN=FIELD`) will not do.
+fn screening_columns(
     file_name: &str,
+    kind: RecordKind,
     header: &[String],
     map_entries: &[String],
-) -> Result<(RecordKind, ColumnMap), String> {
-    let unchecked: Vec<(String, String)> = map_entries
-        .iter()
-        .filter_map(|entry| entry.rsplit_once('='))
-        .map(|(column, field)| (column.trim().to_owned(), crate::records::normalise_header(field)))
-        .collect();
-    let kind = file_kind(header, &unchecked);
+) -> Result<ColumnMap, String> {
     let map = check_column_map(kind, map_entries)?;
-    let columns = ColumnMap::with_map(kind, header, &map)
-        .map_err(|missing| crate::ingest::missing_columns_message(file_name, header, kind, &missing))?;
-    Ok((kind, columns))
+    ColumnMap::with_map(kind, header, &map)
+        .map_err(|missing| crate::ingest::missing_columns_message(file_name, header, kind, &missing))
 }
 
 /// The id a row names in its key columns (`supplier_id`, or `procurement_id/line_id`)
@@ -532,17 +528,22 @@ fn row_identity(kind: RecordKind, columns: &ColumnMap, cells: &[&str]) -> (Strin
     }
 }
 
+/// Parses a file to screen, read as `import::resolve` decides (an OCDS file, or a CSV
+/// file of suppliers or procurement lines).
 fn parse_file(file_name: &str, bytes: Vec<u8>, map_entries: &[String]) -> anyhow::Result<ParsedFile> {
-    if Format::detect(file_name, &bytes) == Format::Ocds {
+    let (format, kinds) = crate::import::resolve(file_name, &bytes, None, None, Purpose::Screening, map_entries)
+        .map_err(|message| anyhow::anyhow!(message))?;
+    if format == Format::Ocds {
         if !map_entries.is_empty() {
             anyhow::bail!("{file_name}: --map applies to CSV files, not to OCDS files");
         }
         return parse_ocds(file_name, &bytes);
     }
+    let kind = kinds[0];
     let file = CsvFile::from_bytes(file_name, bytes);
     let (header, rows) = file.rows().map_err(|err| anyhow::anyhow!("{err}"))?;
-    let (kind, columns) =
-        screening_columns(file_name, &header, map_entries).map_err(|message| anyhow::anyhow!(message))?;
+    let columns =
+        screening_columns(file_name, kind, &header, map_entries).map_err(|message| anyhow::anyhow!(message))?;
     let rows = rows
         .map(|row| match row {
             Ok(row) => {
@@ -551,27 +552,28 @@ fn parse_file(file_name: &str, bytes: Vec<u8>, map_entries: &[String]) -> anyhow
                     RecordKind::Procurements => parse_row::<ProcurementLine>(&columns, &cells).map(Input::Line),
                     _ => parse_row::<Supplier>(&columns, &cells).map(Input::Supplier),
                 };
+                let line = row.line as i64;
                 let input = input.map_err(|errors| {
-                    let messages: Vec<String> = errors
-                        .iter()
-                        .map(|err| format!("{file_name}:{}: {}: {}", row.line, err.field, err.reason))
+                    let problems = errors
+                        .into_iter()
+                        .map(|err| RejectedRow { line, field: err.field, reason: err.reason })
                         .collect();
                     let (input_id, input_name) = row_identity(kind, &columns, &cells);
-                    RowError { input_id, input_name, message: messages.join("; ") }
+                    RowError { input_id, input_name, problems }
                 });
                 (row.line, input)
             }
             Err(err) => (
                 err.line,
-                Err(RowError {
-                    input_id: String::new(),
-                    input_name: String::new(),
-                    message: format!("{file_name}:{}: row: {}", err.line, err.reason),
-                }),
+                Err(RowError::unnamed(RejectedRow {
+                    line: err.line as i64,
+                    field: "row".to_owned(),
+                    reason: err.reason,
+                })),
             ),
         })
         .collect();
-    Ok(ParsedFile { rows, suppliers: Vec::new() })
+    Ok(ParsedFile { file_name: file_name.to_owned(), rows, suppliers: Vec::new() })
 }
 
 /// An OCDS file's awarded lines as inputs, in file order, with its suppliers; the parts
@@ -580,17 +582,21 @@ fn parse_ocds(file_name: &str, bytes: &[u8]) -> anyhow::Result<ParsedFile> {
     let data = crate::import::ocds::parse(bytes).map_err(|err| anyhow::anyhow!("{file_name}: {err}"))?;
     let mut rows: Vec<(u64, Result<Input, RowError>)> = data
         .rejected
-        .iter()
-        .chain(&data.no_lines)
-        .map(|reject| {
-            let message = format!("{file_name}:{}: {}: {}", reject.line, reject.path, reject.reason);
-            (reject.line.max(0) as u64, Err(RowError { input_id: String::new(), input_name: String::new(), message }))
-        })
+        .into_iter()
+        .chain(data.no_lines)
+        .map(|reject| (reject.line.max(0) as u64, Err(RowError::unnamed(reject))))
         .collect();
     rows.extend(data.lines.into_iter().map(|located| (located.line.max(0) as u64, Ok(Input::Line(located.record)))));
     rows.sort_by_key(|(line, _)| *line);
     let suppliers = data.suppliers.into_iter().map(|located| located.record).collect();
-    Ok(ParsedFile { rows, suppliers })
+    Ok(ParsedFile { file_name: file_name.to_owned(), rows, suppliers })
+}
+
+/// How many rows a screening of this file has (its report has one per row), or why the
+/// file cannot be screened: what a batch audit checks before it queues a file. The
+/// file is read as a screening reads it, store aside.
+pub fn count_rows(file_name: &str, bytes: Vec<u8>, map_entries: &[String]) -> Result<usize, String> {
+    parse_file(file_name, bytes, map_entries).map(|parsed| parsed.rows.len()).map_err(|err| format!("{err:#}"))
 }
 
 /// A file ready to screen: its rows parsed and the records they refer to read.
@@ -664,13 +670,14 @@ impl PreparedFile {
         let screener = Screener { matcher, view, ruleset, context: &self.context, lang: self.lang };
         let start = range.start.min(self.len());
         let end = range.end.min(self.len());
-        screen_rows(&screener, &self.parsed.rows[start..end], threads)
+        screen_rows(&screener, &self.parsed.file_name, &self.parsed.rows[start..end], threads)
     }
 }
 
 /// Screens parsed rows on a pool of `threads` threads; the report keeps the rows' order.
 fn screen_rows(
     screener: &Screener,
+    file_name: &str,
     rows: &[(u64, Result<Input, RowError>)],
     threads: usize,
 ) -> anyhow::Result<Vec<ReportRow>> {
@@ -688,7 +695,13 @@ fn screen_rows(
                         row: *line,
                         input_id: error.input_id.clone(),
                         input_name: error.input_name.clone(),
-                        error: error.message.clone(),
+                        error: error
+                            .problems
+                            .iter()
+                            .map(|problem| problem.message(file_name))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        rejected: error.problems.clone(),
                         ..ReportRow::default()
                     },
                 };

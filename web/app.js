@@ -561,8 +561,9 @@ async function followAudit(id) {
     rerenders.auditRows();
     const status = progress.audit.status;
     if (status === "completed") {
-      rerenders.auditSummary = () => renderAuditSummary(progress);
-      renderAuditSummary(progress);
+      const rejected = progress.rows_rejected ? await api(`/v1/audits/${id}/report?format=json&rows=rejected`) : [];
+      rerenders.auditSummary = () => renderAuditSummary(progress, rejected);
+      renderAuditSummary(progress, rejected);
       await offerReport(id);
       return;
     }
@@ -574,7 +575,24 @@ async function followAudit(id) {
   }
 }
 
-function renderAuditSummary(progress) {
+// The rows an audit could not read: one table row per problem (line, id, field, reason).
+function rejectedRowsTable(rejected) {
+  const problems = rejected.flatMap((row) =>
+    (row.rejected?.length ? row.rejected : [{ line: row.row, field: "", reason: row.error }]).map((problem) => ({ ...problem, id: row.input_id })),
+  );
+  const head = ["audit_rejected_line", "audit_rejected_id", "audit_rejected_field", "audit_rejected_reason"];
+  return el(
+    "table",
+    { id: "audit-rejected", class: "rejected" },
+    el("caption", { text: t("audit_rejected_caption") }),
+    el("thead", {}, el("tr", {}, head.map((key) => el("th", { scope: "col", text: t(key) })))),
+    el("tbody", {}, problems.map((problem) =>
+      el("tr", {}, [problem.line, problem.id, problem.field, problem.reason].map((cell) => el("td", { text: String(cell ?? "") }))),
+    )),
+  );
+}
+
+function renderAuditSummary(progress, rejected = []) {
   const counts = new Map(progress.bands);
   const total = Math.max(1, ...progress.bands.map(([, count]) => count));
   const bands = [...BANDS, ...[...counts.keys()].filter((band) => !BANDS.includes(band))];
@@ -593,6 +611,7 @@ function renderAuditSummary(progress) {
       })),
     ),
     progress.rows_rejected ? el("p", { text: `${t("audit_rejected")}: ${progress.rows_rejected}` }) : null,
+    rejected.length ? rejectedRowsTable(rejected) : null,
   );
   $("audit-summary").replaceChildren(chart);
   $("audit-summary").hidden = false;

@@ -589,3 +589,30 @@ Object.assign(pt, {
   signal_invalid_tax_id: "a identificação fiscal consultada não passa no dígito verificador",
   signal_country_mismatch: "países diferentes",
 });
+
+// ---------------------------------------------------------------------------------------
+// Batch audits: the rows that could not be read, with line, field and reason (issue 18).
+Object.assign(es, {
+  audit_rejected: "Filas ilegibles",
+  audit_rejected_caption: "Filas que no se pudieron leer",
+  audit_rejected_line: "Línea",
+  audit_rejected_id: "Identificador",
+  audit_rejected_field: "Campo",
+  audit_rejected_reason: "Motivo",
+});
+Object.assign(en, {
+  audit_rejected: "Unreadable rows",
+  audit_rejected_caption: "Rows that could not be read",
+  audit_rejected_line: "Line",
+  audit_rejected_id: "Identifier",
+  audit_rejected_field: "Field",
+  audit_rejected_reason: "Reason",
+});
+Object.assign(pt, {
+  audit_rejected: "Linhas ilegíveis",
+  audit_rejected_caption: "Linhas que não puderam ser lidas",
+  audit_rejected_line: "Linha",
+  audit_rejected_id: "Identificador",
+  audit_rejected_field: "Campo",
+  audit_rejected_reason: "Motivo",
+});

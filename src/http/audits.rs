@@ -17,6 +17,8 @@ use crate::store::audits::{Audit, AuditProgress};
 pub struct UploadParams {
     /// The file's name, for messages and the report (default `upload.csv`).
     name: Option<String>,
+    /// CSV columns sent to fields: `COLUMN=FIELD;COLUMN=FIELD`, as `cadena screen --map`.
+    map: Option<String>,
 }
 
 /// An audit upload as a multipart form (a browser form, `curl -F file=@compras.csv`).
@@ -27,15 +29,18 @@ pub struct AuditUploadForm {
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
     name: Option<String>,
+    /// CSV columns sent to fields: `COLUMN=FIELD;COLUMN=FIELD`.
+    map: Option<String>,
 }
 
-/// `POST /v1/audits?name=…` with the CSV file as the body: queues its audit (202).
+/// `POST /v1/audits?name=…&map=…` with the file as the body: queues its audit (202).
 #[utoipa::path(post, path = "/v1/audits", tag = "audits", operation_id = "create_audit", security(("api_key" = [])),
-    params(("name" = Option<String>, Query, description = "The file's name, for messages and the report (default: a multipart upload's file name, else `upload.csv`)")),
-    request_body(description = "A supplier or procurement CSV file (up to 64 MiB) as the body (any bytes; its header decides whether it can be audited), or as the `file` part of a multipart form",
+    params(("name" = Option<String>, Query, description = "The file's name, for messages and the report (default: a multipart upload's file name, else `upload.csv`)"),
+        ("map" = Option<String>, Query, description = "CSV columns sent to fields: COLUMN=FIELD;COLUMN=FIELD, as `cadena screen --map` (a mapped `procurement_id` makes the file a procurement file)")),
+    request_body(description = "A supplier or procurement CSV file, or an OCDS file (up to 64 MiB), as the body (any bytes; its content decides whether it can be audited), or as the `file` part of a multipart form whose other fields stand for the query parameters",
         content((serde_json::Value = "text/csv"), (AuditUploadForm = "multipart/form-data"))),
     responses((status = 202, description = "The audit is queued; `GET /v1/audits/{id}` follows it", body = Audit),
-        (status = 400, description = "The file cannot be audited (no header, no required column); `error` says why")))]
+        (status = 400, description = "The file cannot be audited (no header, no required column, a column map that names no field of its kind); `error` says why")))]
 pub async fn create(
     caller: Caller,
     State(state): State<AppState>,
@@ -45,8 +50,10 @@ pub async fn create(
     caller.require(AUDITORS)?;
     let Query(params) = params?;
     let name = upload.param(params.name, "name").or(upload.file_name.take()).unwrap_or_else(|| "upload.csv".to_owned());
-    upload.no_other_fields(&["name"])?;
-    match audit::submit(&state.store, &name, upload.bytes.to_vec(), Some(caller.key_id), DEFAULT_CHUNK_SIZE).await? {
+    let map_entries = crate::records::map_entries(upload.param(params.map, "map").as_deref());
+    upload.no_other_fields(&["name", "map"])?;
+    let bytes = upload.bytes.to_vec();
+    match audit::submit(&state.store, &name, bytes, &map_entries, Some(caller.key_id), DEFAULT_CHUNK_SIZE).await? {
         Ok(audit) => Ok((StatusCode::ACCEPTED, Json(audit))),
         Err(message) => Err(Error::BadRequest(message)),
     }
@@ -122,15 +129,29 @@ pub enum ReportFormat {
     Json,
 }
 
+/// Which rows of a report (documentation of the `rows` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportRows {
+    /// Every row, one per input row.
+    #[default]
+    All,
+    /// Only the rows that could not be read, each with its line, field and reason.
+    Rejected,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ReportParams {
     /// `csv` (the default), `csv-bom`, `xlsx` or `json`.
     format: Option<String>,
+    /// `all` (the default) or `rejected`.
+    rows: Option<ReportRows>,
 }
 
-/// `GET /v1/audits/{id}/report?format=csv|csv-bom|xlsx|json`: the report of a completed audit.
+/// `GET /v1/audits/{id}/report?format=csv|csv-bom|xlsx|json&rows=all|rejected`: the report of a completed audit.
 #[utoipa::path(get, path = "/v1/audits/{id}/report", tag = "audits", operation_id = "get_audit_report", security(("api_key" = [])),
-    params(("id" = i64, Path, description = "The audit"), ("format" = Option<ReportFormat>, Query, description = "csv (the default), csv-bom (CSV with a byte-order mark, for Excel), xlsx (an Excel workbook) or json")),
+    params(("id" = i64, Path, description = "The audit"), ("format" = Option<ReportFormat>, Query, description = "csv (the default), csv-bom (CSV with a byte-order mark, for Excel), xlsx (an Excel workbook) or json"),
+        ("rows" = Option<ReportRows>, Query, description = "all (the default), or rejected: only the rows that could not be read, whose `rejected` (in JSON) gives each problem's line, field and reason")),
     responses((status = 200, description = "The report, one row per input row, as CSV, an Excel workbook or JSON",
             content((Vec<ReportRow> = "application/json"), (String = "text/csv"),
                 (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
@@ -150,10 +171,11 @@ pub async fn report(
             progress.audit.status, progress.rows_done, progress.audit.n_rows
         )));
     }
-    let rows: Vec<ReportRow> = state
-        .store
-        .audit_rows(id)
-        .await?
+    let stored = match params.rows.unwrap_or_default() {
+        ReportRows::All => state.store.audit_rows(id).await?,
+        ReportRows::Rejected => state.store.audit_rejected_rows(id).await?,
+    };
+    let rows: Vec<ReportRow> = stored
         .iter()
         .map(|text| serde_json::from_str(text))
         .collect::<Result<_, _>>()

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::extract::Upload;
 use super::{ADMINS, AppState, Caller, Error};
-use crate::import::Format;
+use crate::import::{Format, Purpose};
 use crate::ingest::{self, DEFAULT_SOURCE};
 use crate::records::{RecordKind, check_column_map};
 use crate::store::DatasetVersion;
@@ -93,9 +93,11 @@ pub async fn upload(
             Error::BadRequest(format!("kind must be one of {}, not {name:?}", kinds.join(", ")))
         })?),
     };
+    let map_entries = crate::records::map_entries(params.map.as_deref());
     // Without a kind, the file's format (given or detected) must say what it holds; an
     // upload is one load, so a format of several kinds needs the kind named.
-    let (implied, kinds) = crate::import::resolve(params.name.as_deref().unwrap_or("upload"), &body, kind, format)
+    let file_name = params.name.as_deref().unwrap_or("upload");
+    let (implied, kinds) = crate::import::resolve(file_name, &body, kind, format, Purpose::Load, &map_entries)
         .map_err(Error::BadRequest)?;
     let kind = match kinds.as_slice() {
         [only] => *only,
@@ -107,8 +109,6 @@ pub async fn upload(
             )));
         }
     };
-    let map_entries: Vec<String> =
-        params.map.iter().flat_map(|map| map.split(';')).filter(|e| !e.trim().is_empty()).map(str::to_owned).collect();
     let column_map = check_column_map(kind, &map_entries).map_err(Error::BadRequest)?;
     let source = params.source.unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
     let file_name = params.name.unwrap_or_else(|| "upload.csv".to_owned());

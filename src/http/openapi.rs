@@ -63,6 +63,7 @@ use utoipa::{Modify, OpenApi};
         super::screening::SearchKind,
         super::screening::RecordLookupKind,
         super::audits::ReportFormat,
+        super::audits::ReportRows,
         super::reconcile::ReconcileType,
         crate::import::Format,
         crate::records::RecordKind,

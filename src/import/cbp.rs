@@ -2,7 +2,7 @@
 //! named by each order, one per row, with their a/k/a aliases (`|`-separated) and the
 //! order's original text, as in the OpenSanctions crawler's curated lookups.
 
-use super::{ImportError, Located, Reject, non_empty};
+use super::{ImportError, Located, RejectedRow, non_empty};
 use crate::csv_reader::CsvFile;
 use crate::records::fields::{parse_country, split_list};
 use crate::records::{Extra, Record, WatchlistEntry};
@@ -14,7 +14,7 @@ pub const LIST_NAME: &str = "CBP WRO";
 pub const SOURCE_URL: &str = "https://www.cbp.gov/newsroom/stats/trade/withhold-release-orders-findings-dashboard";
 
 /// Parses the file. Rows are keyed `cluster_id-n`, the n-th entity of one order.
-pub fn parse(bytes: &[u8]) -> Result<(Vec<Located<WatchlistEntry>>, Vec<Reject>), ImportError> {
+pub fn parse(bytes: &[u8]) -> Result<(Vec<Located<WatchlistEntry>>, Vec<RejectedRow>), ImportError> {
     let file = CsvFile::from_bytes("cbp", bytes.to_vec());
     let (header, rows) = file.rows().map_err(|err| ImportError(err.to_string()))?;
     let column = |name: &str| header.iter().position(|column| column.trim().eq_ignore_ascii_case(name));
@@ -34,9 +34,9 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Located<WatchlistEntry>>, Vec<Reject>)
         let cells = row.cells();
         let cell = |idx: Option<usize>| non_empty(idx.and_then(|idx| cells.get(idx).copied()));
         let (Some(cluster), Some(name)) = (cell(Some(cluster_col)), cell(Some(name_col))) else {
-            rejected.push(Reject {
+            rejected.push(RejectedRow {
                 line,
-                path: "cluster_id+name".to_owned(),
+                field: "cluster_id+name".to_owned(),
                 reason: "is empty but required".to_owned(),
             });
             continue;
@@ -45,7 +45,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Located<WatchlistEntry>>, Vec<Reject>)
             Some(country) => match parse_country(&country) {
                 Ok(code) => Some(code),
                 Err(reason) => {
-                    rejected.push(Reject { line, path: "country".to_owned(), reason });
+                    rejected.push(RejectedRow { line, field: "country".to_owned(), reason });
                     continue;
                 }
             },

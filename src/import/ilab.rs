@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ImportError, Reject};
+use super::{ImportError, RejectedRow};
 use crate::csv_reader::CsvFile;
 use crate::records::fields::{fold, parse_country};
 
@@ -32,7 +32,7 @@ pub struct IlabEntry {
 pub struct IlabList {
     pub edition: String,
     pub entries: Vec<IlabEntry>,
-    pub rejected: Vec<Reject>,
+    pub rejected: Vec<RejectedRow>,
 }
 
 /// DOL's file names for the editions (the archived DOL app's assets, see
@@ -206,8 +206,8 @@ pub fn parse_flat_csv(bytes: &[u8]) -> Result<IlabList, ImportError> {
     Ok(list)
 }
 
-fn reject(line: usize, path: String, reason: &str) -> Reject {
-    Reject { line: line as i64, path, reason: reason.to_owned() }
+fn reject(line: usize, path: String, reason: &str) -> RejectedRow {
+    RejectedRow { line: line as i64, field: path, reason: reason.to_owned() }
 }
 
 /// What writing the list for the rules kept and left out.

@@ -6,7 +6,7 @@
 //! state (UF), CNAE activity code, workers involved and inclusion date. An employer listed
 //! for several establishments is one entry; the others are added to its reason.
 
-use super::{ImportError, Located, Reject, non_empty};
+use super::{ImportError, Located, RejectedRow, non_empty};
 use crate::csv_reader::CsvFile;
 use crate::records::fields::{fold, parse_date};
 use crate::records::{Extra, Record, WatchlistEntry};
@@ -15,7 +15,7 @@ use crate::records::{Extra, Record, WatchlistEntry};
 pub const LIST_NAME: &str = "Lista Suja (BR MTE)";
 
 /// Parses the register. Fails only when the employer or CNPJ/CPF column is missing.
-pub fn parse(bytes: &[u8]) -> Result<(Vec<Located<WatchlistEntry>>, Vec<Reject>), ImportError> {
+pub fn parse(bytes: &[u8]) -> Result<(Vec<Located<WatchlistEntry>>, Vec<RejectedRow>), ImportError> {
     let file = CsvFile::from_bytes("lista-suja", bytes.to_vec());
     let (header, rows) = file.rows().map_err(|err| ImportError(err.to_string()))?;
     let folded: Vec<String> = header.iter().map(|name| fold(name)).collect();
@@ -41,11 +41,19 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Located<WatchlistEntry>>, Vec<Reject>)
         let cells = row.cells();
         let cell = |idx: Option<usize>| non_empty(idx.and_then(|idx| cells.get(idx).copied()));
         let Some(name) = cell(Some(name_col)) else {
-            rejected.push(Reject { line, path: header[name_col].clone(), reason: "is empty but required".to_owned() });
+            rejected.push(RejectedRow {
+                line,
+                field: header[name_col].clone(),
+                reason: "is empty but required".to_owned(),
+            });
             continue;
         };
         let Some(tax_id) = cell(Some(id_col)) else {
-            rejected.push(Reject { line, path: header[id_col].clone(), reason: "is empty but required".to_owned() });
+            rejected.push(RejectedRow {
+                line,
+                field: header[id_col].clone(),
+                reason: "is empty but required".to_owned(),
+            });
             continue;
         };
         let digits: String = tax_id.chars().filter(char::is_ascii_alphanumeric).collect();
@@ -53,7 +61,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Located<WatchlistEntry>>, Vec<Reject>)
             Some(date) => match parse_date(&date) {
                 Ok(date) => Some(date),
                 Err(reason) => {
-                    rejected.push(Reject { line, path: header[included_col.unwrap_or(0)].clone(), reason });
+                    rejected.push(RejectedRow { line, field: header[included_col.unwrap_or(0)].clone(), reason });
                     continue;
                 }
             },

@@ -8,8 +8,8 @@
 //! the one-transaction load hold for every format.
 //!
 //! [`Format::detect`] tells formats apart from a file's name and first bytes, and
-//! [`resolve`] decides a file's format and kinds for `cadena ingest` and uploads alike;
-//! both accept an explicit format and kind too.
+//! [`resolve`] decides a file's format and kinds for `cadena ingest`, uploads, `cadena
+//! screen` and batch audits alike; both accept an explicit format and kind too.
 
 pub mod cbp;
 pub mod ilab;
@@ -19,7 +19,7 @@ pub mod opensanctions;
 
 use serde::{Deserialize, Serialize};
 
-use crate::records::RecordKind;
+use crate::records::{ColumnMap, RecordKind};
 
 /// The file formats cadena reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
@@ -124,17 +124,46 @@ impl std::fmt::Display for Format {
     }
 }
 
-/// How a file is loaded: its format (the one given, else the one detected from its name
-/// and first bytes) and the record kinds it is loaded as (the one given, else those its
-/// format holds). The one place that decides both, for `cadena ingest` and uploads; the
-/// error names the file and the kinds there are.
+/// What a file is read for, which decides the kinds a CSV of cadena's columns holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A load (`cadena ingest`, `POST /v1/datasets`): such a CSV file is told its kind.
+    Load,
+    /// A screening of suppliers or procurement lines (`cadena screen`, a batch audit): a
+    /// CSV file holds procurement lines when its header has a column for `procurement_id`
+    /// (by its own name, an alias such as `ocid` or `Procurement ID`, or the column map),
+    /// else suppliers; an OCDS file holds procurement lines (with their suppliers).
+    Screening,
+}
+
+/// How a file is read: its format (the one given, else the one detected from its name
+/// and first bytes) and the record kinds it is read as (the one given, else those its
+/// format holds, else for a screening those its CSV header tells). The one place that
+/// decides both, for `cadena ingest`, uploads, `cadena screen` and batch audits; the
+/// error names the file and the kinds there are. `map_entries` are the column map's
+/// `COLUMN=FIELD` entries (checked later, against the kind decided here).
 pub fn resolve(
     file_name: &str,
     bytes: &[u8],
     kind: Option<RecordKind>,
     format: Option<Format>,
+    purpose: Purpose,
+    map_entries: &[String],
 ) -> Result<(Format, Vec<RecordKind>), String> {
     let format = format.unwrap_or_else(|| Format::detect(file_name, bytes));
+    if purpose == Purpose::Screening {
+        return match format {
+            Format::Ocds => Ok((format, vec![RecordKind::Procurements])),
+            Format::Csv => {
+                let header = csv_header(file_name, bytes)?;
+                Ok((format, vec![screening_kind(&header, &unchecked_map(map_entries))]))
+            }
+            _ => Err(format!(
+                "{file_name}: a {format} file cannot be screened: screen a CSV file of suppliers or procurement \
+                 lines, or an OCDS file"
+            )),
+        };
+    }
     let kinds = match kind {
         Some(kind) => vec![kind],
         None if format.kinds().is_empty() => {
@@ -150,6 +179,39 @@ pub fn resolve(
     Ok((format, kinds))
 }
 
+/// Which kind a CSV file to screen holds: procurement lines if its header has a column
+/// for their `procurement_id` (by its own name, an alias, or the map), else suppliers.
+fn screening_kind(header: &[String], map: &[(String, String)]) -> RecordKind {
+    if ColumnMap::has_column_for(RecordKind::Procurements, header, map, "procurement_id") {
+        RecordKind::Procurements
+    } else {
+        RecordKind::Suppliers
+    }
+}
+
+/// `COLUMN=FIELD` entries as pairs, field names normalised, before they are checked
+/// against a kind (entries that are not `COLUMN=FIELD` are left for that check).
+fn unchecked_map(map_entries: &[String]) -> Vec<(String, String)> {
+    map_entries
+        .iter()
+        .filter_map(|entry| entry.rsplit_once('='))
+        .map(|(column, field)| (column.trim().to_owned(), crate::records::normalise_header(field)))
+        .collect()
+}
+
+/// A CSV file's header, read from its first lines (the rest of a large file need not be
+/// decoded for it), or why it has none.
+pub fn csv_header(file_name: &str, bytes: &[u8]) -> Result<Vec<String>, String> {
+    const HEAD_BYTES: usize = 64 * 1024;
+    let head = match bytes.get(..HEAD_BYTES) {
+        Some(head) => head.iter().rposition(|&byte| byte == b'\n').map_or(head, |end| &head[..=end]),
+        None => bytes,
+    };
+    let file = crate::csv_reader::CsvFile::from_bytes(file_name.to_owned(), head.to_vec());
+    let (header, _) = file.rows().map_err(|err| err.to_string())?;
+    Ok(header)
+}
+
 /// A record with where it came from in its source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Located<R> {
@@ -161,21 +223,38 @@ pub struct Located<R> {
     pub record: R,
 }
 
-/// A part of the source that could not become a record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Reject {
+/// A row, or a part of a source, that could not become a record: what a load stores
+/// with its rejected rows, what an importer reports, and what a screening report says
+/// of a row it could not read. The one rejected-row type of every read path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RejectedRow {
+    /// The line the row starts on (1 is a CSV header), or for a single JSON document the
+    /// position of the release or record (from 1; 0 for the whole file).
     pub line: i64,
-    /// The JSON path or field at fault.
-    pub path: String,
+    /// The field at fault, the JSON path of the part at fault, or `row` when the row as a
+    /// whole could not be read.
+    pub field: String,
     pub reason: String,
+}
+
+impl RejectedRow {
+    /// The message as printed: `file:line: field: reason`.
+    pub fn message(&self, file_name: &str) -> String {
+        format!("{file_name}:{}: {}: {}", self.line, self.field, self.reason)
+    }
 }
 
 /// The rows of a CSV file that could be read; each one that could not is added to
 /// `rejected` with its line.
-fn readable_rows(rows: crate::csv_reader::CsvRows<'_>, rejected: &mut Vec<Reject>) -> Vec<crate::csv_reader::CsvRow> {
+fn readable_rows(
+    rows: crate::csv_reader::CsvRows<'_>,
+    rejected: &mut Vec<RejectedRow>,
+) -> Vec<crate::csv_reader::CsvRow> {
     rows.filter_map(|row| {
-        row.map_err(|err| rejected.push(Reject { line: err.line as i64, path: "row".to_owned(), reason: err.reason }))
-            .ok()
+        row.map_err(|err| {
+            rejected.push(RejectedRow { line: err.line as i64, field: "row".to_owned(), reason: err.reason })
+        })
+        .ok()
     })
     .collect()
 }
@@ -230,5 +309,30 @@ mod tests {
             Format::Ilab
         );
         assert_eq!(Format::detect("empty.csv", b""), Format::Csv);
+    }
+
+    #[test]
+    fn a_screening_tells_procurement_lines_from_suppliers_by_the_header() {
+        let screening = |name: &str, bytes: &str, map: &[&str]| {
+            let map: Vec<String> = map.iter().map(|entry| entry.to_string()).collect();
+            resolve(name, bytes.as_bytes(), None, None, Purpose::Screening, &map)
+                .map(|(format, kinds)| (format, kinds[0]))
+        };
+        let procurements = Ok((Format::Csv, RecordKind::Procurements));
+        for (header, map) in [
+            ("procurement_id,line_id,supplier_name\n", &[][..]),
+            ("Procurement ID;Item;Proveedor\n", &[]),
+            ("ocid,Nº Ítem,Proveedor\n", &[]),
+            ("Nº Proceso,Ítem,Proveedor\n", &["Nº Proceso=procurement_id"]),
+        ] {
+            assert_eq!(screening("compras.csv", header, map), procurements, "{header:?} with {map:?}");
+        }
+        assert_eq!(screening("p.csv", "supplier_id,name\n", &[]), Ok((Format::Csv, RecordKind::Suppliers)));
+        assert_eq!(screening("p.json", "{\"releases\": []}", &[]), Ok((Format::Ocds, RecordKind::Procurements)));
+        let refused = screening("c.csv", "cluster_id,raw_cbp_text,name\n", &[]).unwrap_err();
+        assert!(refused.contains("a cbp file cannot be screened"), "{refused}");
+        // A load of cadena's CSV columns is still told its kind.
+        let load = resolve("compras.csv", b"procurement_id,line_id\n", None, None, Purpose::Load, &[]);
+        assert!(load.unwrap_err().contains("does not say what it holds"));
     }
 }

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ImportError, Located, Reject, dedupe_last, non_empty};
+use super::{ImportError, Located, RejectedRow, dedupe_last, non_empty};
 use crate::records::fields::{parse_country, parse_currency, parse_date, parse_number};
 use crate::records::{ProcurementLine, Record, Supplier};
 
@@ -33,14 +33,14 @@ pub struct OcdsData {
     pub suppliers: Vec<Located<Supplier>>,
     pub lines: Vec<Located<ProcurementLine>>,
     /// What could not be read: whole releases or documents (both loads report these).
-    pub rejected: Vec<Reject>,
+    pub rejected: Vec<RejectedRow>,
     /// Suppliers that could not be read (only the supplier load reports these).
-    pub rejected_suppliers: Vec<Reject>,
+    pub rejected_suppliers: Vec<RejectedRow>,
     /// How many releases were read (compiled releases count once per record).
     pub n_releases: usize,
     /// Why the file gave no procurement lines, when it gave none (the procurement load
     /// and a screening report it as a rejection of the whole file).
-    pub no_lines: Option<Reject>,
+    pub no_lines: Option<RejectedRow>,
     /// Awards that were not active, and cancelled contracts, which give no lines.
     pub n_skipped_awards: usize,
     pub n_skipped_contracts: usize,
@@ -92,9 +92,9 @@ pub fn parse(bytes: &[u8]) -> Result<OcdsData, ImportError> {
                         n_documents += 1;
                         read_document(&document, line_no, "", &mut data);
                     }
-                    Err(err) => data.rejected.push(Reject {
+                    Err(err) => data.rejected.push(RejectedRow {
                         line: line_no,
-                        path: "$".to_owned(),
+                        field: "$".to_owned(),
                         reason: format!("not JSON: {err}"),
                     }),
                 }
@@ -105,7 +105,7 @@ pub fn parse(bytes: &[u8]) -> Result<OcdsData, ImportError> {
         }
     }
     if data.lines.is_empty() {
-        data.no_lines = Some(Reject { line: 0, path: "$".to_owned(), reason: data.why_no_lines() });
+        data.no_lines = Some(RejectedRow { line: 0, field: "$".to_owned(), reason: data.why_no_lines() });
     }
     data.suppliers = dedupe_last(std::mem::take(&mut data.suppliers), |s| s.supplier_id.clone());
     data.lines = dedupe_last(std::mem::take(&mut data.lines), |l| format!("{}\u{0}{}", l.procurement_id, l.line_id));
@@ -139,9 +139,9 @@ fn read_document(document: &Value, line: i64, prefix: &str, data: &mut OcdsData)
                 read_release(document, line, prefix, data);
             }
         }
-        _ => data.rejected.push(Reject {
+        _ => data.rejected.push(RejectedRow {
             line,
-            path: path_or_root(prefix),
+            field: path_or_root(prefix),
             reason: "not an OCDS package, record or release (expected a JSON object)".to_owned(),
         }),
     }
@@ -168,9 +168,9 @@ fn read_record(record: &Value, line: i64, path: &str, data: &mut OcdsData) {
         }
     }
     if n_read == 0 {
-        data.rejected.push(Reject {
+        data.rejected.push(RejectedRow {
             line,
-            path: path_or_root(path),
+            field: path_or_root(path),
             reason: "the record has no compiledRelease, no versionedRelease and no embedded release with awards, \
                      contracts or parties"
                 .to_owned(),
@@ -474,13 +474,17 @@ fn has_role(party: &Party, wanted: &[&str]) -> bool {
 fn read_release(value: &Value, line: i64, path: &str, data: &mut OcdsData) {
     let path = path_or_root(path);
     if !value.is_object() {
-        data.rejected.push(Reject { line, path, reason: "not an OCDS release (expected a JSON object)".to_owned() });
+        data.rejected.push(RejectedRow {
+            line,
+            field: path,
+            reason: "not an OCDS release (expected a JSON object)".to_owned(),
+        });
         return;
     }
     let release: Release = match Release::deserialize(value) {
         Ok(release) => release,
         Err(err) => {
-            data.rejected.push(Reject { line, path, reason: format!("not an OCDS release: {err}") });
+            data.rejected.push(RejectedRow { line, field: path, reason: format!("not an OCDS release: {err}") });
             return;
         }
     };
@@ -490,7 +494,11 @@ fn read_release(value: &Value, line: i64, path: &str, data: &mut OcdsData) {
     let procurement_id = match ocid.clone().or_else(|| text(&release.id)) {
         Some(id) => id,
         None => {
-            data.rejected.push(Reject { line, path, reason: "the release has neither ocid nor id".to_owned() });
+            data.rejected.push(RejectedRow {
+                line,
+                field: path,
+                reason: "the release has neither ocid nor id".to_owned(),
+            });
             return;
         }
     };
@@ -623,7 +631,7 @@ fn push_supplier(party: &Party, line: i64, path: &str, data: &mut OcdsData) -> O
             Some(supplier)
         }
         Err(reason) => {
-            data.rejected_suppliers.push(Reject { line, path: path.to_owned(), reason: reason.to_owned() });
+            data.rejected_suppliers.push(RejectedRow { line, field: path.to_owned(), reason: reason.to_owned() });
             None
         }
     }
@@ -779,8 +787,8 @@ mod tests {
         assert_eq!(line.record.buyer.as_deref(), Some("Ministerio Ficticio"));
         assert_eq!(line.record.award_date.map(|d| d.to_string()).as_deref(), Some("2020-03-04"));
         assert_eq!(data.rejected.len(), 2);
-        assert_eq!((data.rejected[0].line, data.rejected[0].path.as_str()), (2, "releases[1]"));
-        assert_eq!((data.rejected[1].line, data.rejected[1].path.as_str()), (3, "releases[2]"));
+        assert_eq!((data.rejected[0].line, data.rejected[0].field.as_str()), (2, "releases[1]"));
+        assert_eq!((data.rejected[1].line, data.rejected[1].field.as_str()), (3, "releases[2]"));
     }
 
     #[test]

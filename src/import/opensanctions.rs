@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ImportError, Located, Reject, non_empty};
+use super::{ImportError, Located, RejectedRow, non_empty};
 use crate::csv_reader::CsvFile;
 use crate::records::fields::{parse_country, parse_date};
 use crate::records::{Extra, Record, WatchlistEntry};
@@ -21,7 +21,7 @@ pub const SCHEMATA: &[&str] = &["Person", "Company", "Organization", "LegalEntit
 #[derive(Debug, Clone, Default)]
 pub struct Parsed {
     pub entries: Vec<Located<WatchlistEntry>>,
-    pub rejected: Vec<Reject>,
+    pub rejected: Vec<RejectedRow>,
     pub n_skipped: usize,
 }
 
@@ -65,7 +65,7 @@ pub fn parse_ftm(bytes: &[u8]) -> Result<Parsed, ImportError> {
         }
         n_lines += 1;
         let line_no = idx as i64 + 1;
-        let reject = |reason: String| Reject { line: line_no, path: "$".to_owned(), reason };
+        let reject = |reason: String| RejectedRow { line: line_no, field: "$".to_owned(), reason };
         let entity = match serde_json::from_slice::<Value>(line) {
             Ok(value) if !value.is_object() => {
                 parsed.rejected.push(reject("not a FollowTheMoney entity (expected a JSON object)".to_owned()));
@@ -100,9 +100,9 @@ pub fn parse_ftm(bytes: &[u8]) -> Result<Parsed, ImportError> {
             }
         }
         if names.is_empty() {
-            parsed.rejected.push(Reject {
+            parsed.rejected.push(RejectedRow {
                 line: line_no,
-                path: "properties.name".to_owned(),
+                field: "properties.name".to_owned(),
                 reason: "the entity has no name".to_owned(),
             });
             continue;
@@ -220,9 +220,9 @@ pub fn parse_simple_csv(bytes: &[u8]) -> Result<Parsed, ImportError> {
             continue;
         }
         let (Some(id), Some(name)) = (cell(Some(id_col)), cell(Some(name_col))) else {
-            parsed.rejected.push(Reject {
+            parsed.rejected.push(RejectedRow {
                 line,
-                path: "id+name".to_owned(),
+                field: "id+name".to_owned(),
                 reason: "is empty but required".to_owned(),
             });
             continue;
@@ -316,7 +316,7 @@ mod tests {
                     assert!(parsed.entries.is_empty(), "{what} {shown:?}: no entry from garbage");
                     assert_eq!(parsed.rejected.len(), rejected.len(), "{what} {shown:?}: {:?}", parsed.rejected);
                     for (got, (line, path, reason)) in parsed.rejected.iter().zip(rejected) {
-                        assert_eq!((got.line, got.path.as_str()), (*line, *path), "{what} {shown:?}");
+                        assert_eq!((got.line, got.field.as_str()), (*line, *path), "{what} {shown:?}");
                         assert!(got.reason.starts_with(reason), "{what} {shown:?}: {}", got.reason);
                     }
                 }

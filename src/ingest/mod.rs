@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::csv_reader::{CsvFile, CsvRow};
-use crate::import::{self, Format, Located, Reject};
+use crate::import::{self, Format, Located};
 use crate::records::{
     Agency, ColumnMap, LicenceEntry, ProcurementLine, Record, RecordKind, Supplier, WatchlistEntry, parse_row,
 };
@@ -133,17 +133,10 @@ pub fn check_header(
     if load_format(kind, format, file_name, bytes) != Format::Csv {
         return Ok(());
     }
-    // The header is in the first lines; the rest of a large file need not be decoded here.
-    const HEAD_BYTES: usize = 64 * 1024;
-    let head = match bytes.get(..HEAD_BYTES) {
-        Some(head) => head.iter().rposition(|&byte| byte == b'\n').map_or(head, |end| &head[..=end]),
-        None => bytes,
-    };
-    let file = CsvFile::from_bytes(file_name.to_owned(), head.to_vec());
-    let (header, _) = file.rows().map_err(|err| FileError { message: err.to_string() })?;
+    let header = import::csv_header(file_name, bytes).map_err(|message| FileError { message })?;
     ColumnMap::with_map(kind, &header, column_map)
         .map(|_| ())
-        .map_err(|missing| FileError { message: missing_columns_message(&file.name, &header, kind, &missing) })
+        .map_err(|missing| FileError { message: missing_columns_message(file_name, &header, kind, &missing) })
 }
 
 /// Parses the file on a blocking thread and writes what it yields in one transaction.
@@ -399,15 +392,8 @@ fn parse_import(
 
 /// Prepares imported records and sends them to the writer in chunks, with the rejects.
 /// A key seen twice keeps its first record and rejects the other, as in a CSV file.
-fn send_imported<R: Record>(records: Vec<Located<R>>, rejects: Vec<Reject>, chunk_tx: mpsc::Sender<ParsedChunk>) {
-    let mut chunk = ParsedChunk {
-        n_rejected_rows: rejects.len(),
-        rejected: rejects
-            .into_iter()
-            .map(|reject| RejectedRow { line: reject.line, field: reject.path, reason: reject.reason })
-            .collect(),
-        ..ParsedChunk::default()
-    };
+fn send_imported<R: Record>(records: Vec<Located<R>>, rejects: Vec<RejectedRow>, chunk_tx: mpsc::Sender<ParsedChunk>) {
+    let mut chunk = ParsedChunk { n_rejected_rows: rejects.len(), rejected: rejects, ..ParsedChunk::default() };
     let mut first_of_key: HashMap<String, (i64, String)> = HashMap::new();
     for located in records {
         let field = if located.path.is_empty() { "row".to_owned() } else { located.path.clone() };

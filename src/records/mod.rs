@@ -589,6 +589,13 @@ fn claim_columns(kind: RecordKind, names: &[String], map: &[(String, String)]) -
     claimed
 }
 
+/// A column map as an upload or a query parameter writes it, `COLUMN=FIELD;COLUMN=FIELD`,
+/// as the entries `--map` takes one by one (empty entries dropped); check them with
+/// [`check_column_map`].
+pub fn map_entries(text: Option<&str>) -> Vec<String> {
+    text.into_iter().flat_map(|text| text.split(';')).filter(|e| !e.trim().is_empty()).map(str::to_owned).collect()
+}
+
 /// Parses `--map` entries (`Column Name=field`), checking that each field is a CSV field
 /// of the kind; the error names every bad entry and the fields there are.
 pub fn check_column_map(kind: RecordKind, entries: &[String]) -> Result<Vec<(String, String)>, String> {

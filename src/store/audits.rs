@@ -24,6 +24,9 @@ pub struct Audit {
     pub n_chunks: i64,
     pub chunk_size: i64,
     pub key_id: Option<i64>,
+    /// The column map the upload gave (`COLUMN=FIELD` entries, as `cadena screen --map`
+    /// takes them), with which every chunk's rows are read.
+    pub column_map: Vec<String>,
     pub created_at: String,
     pub finished_at: Option<String>,
     pub error: Option<String>,
@@ -69,9 +72,10 @@ pub struct AuditRow {
 }
 
 const AUDIT_COLUMNS: &str =
-    "id, file_name, status, n_rows, n_chunks, chunk_size, key_id, created_at, finished_at, error";
+    "id, file_name, status, n_rows, n_chunks, chunk_size, key_id, column_map, created_at, finished_at, error";
 
 fn audit_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Audit> {
+    let column_map = super::column_map_from_row(row)?;
     Ok(Audit {
         id: row.try_get("id")?,
         file_name: row.try_get("file_name")?,
@@ -80,6 +84,7 @@ fn audit_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Audit> {
         n_chunks: row.try_get("n_chunks")?,
         chunk_size: row.try_get("chunk_size")?,
         key_id: row.try_get("key_id")?,
+        column_map,
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
         error: row.try_get("error")?,
@@ -92,6 +97,7 @@ impl Store {
         &self,
         file_name: &str,
         content: &str,
+        column_map: &[String],
         n_rows: i64,
         chunk_size: i64,
         key_id: Option<i64>,
@@ -100,11 +106,12 @@ impl Store {
         let n_chunks = (n_rows + chunk_size - 1) / chunk_size;
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO audits (file_name, content, status, n_rows, n_chunks, chunk_size, key_id, created_at) \
-             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO audits (file_name, content, column_map, status, n_rows, n_chunks, chunk_size, key_id, \
+             created_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(file_name)
         .bind(content)
+        .bind(super::column_map_json(column_map))
         .bind(n_rows)
         .bind(n_chunks)
         .bind(chunk_size)
@@ -326,6 +333,14 @@ impl Store {
     /// The report rows of an audit (JSON text), in input order.
     pub async fn audit_rows(&self, id: i64) -> sqlx::Result<Vec<String>> {
         sqlx::query_scalar("SELECT report FROM audit_rows WHERE audit_id = $1 ORDER BY row_index")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// The report rows (JSON, in input order) of the rows an audit could not read.
+    pub async fn audit_rejected_rows(&self, id: i64) -> sqlx::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT report FROM audit_rows WHERE audit_id = $1 AND has_error = 1 ORDER BY row_index")
             .bind(id)
             .fetch_all(&self.pool)
             .await

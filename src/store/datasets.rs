@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Backend, Store, now};
+use super::{Backend, Store, column_map_json, now};
 use crate::records::RecordKind;
 
 /// Where a load is in its life.
@@ -92,22 +92,8 @@ pub struct DatasetVersion {
     pub column_map: Vec<(String, String)>,
 }
 
-/// A row a load rejected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct RejectedRow {
-    /// The line the row starts on (1 is the header).
-    pub line: i64,
-    /// The field at fault, or `row` when the row as a whole could not be read.
-    pub field: String,
-    pub reason: String,
-}
-
-impl RejectedRow {
-    /// The message as printed: `file:line: field: reason`.
-    pub fn message(&self, file_name: &str) -> String {
-        format!("{file_name}:{}: {}: {}", self.line, self.field, self.reason)
-    }
-}
+/// A row a load rejected (the one rejected-row type, shared with importers and screening).
+pub use crate::import::RejectedRow;
 
 /// Counts of what a load did with its rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -144,11 +130,7 @@ fn dataset_from_row(row: &AnyRow) -> Result<DatasetVersion, sqlx::Error> {
         |column: &str, message: String| sqlx::Error::ColumnDecode { index: column.to_owned(), source: message.into() };
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
-    let column_map: Option<String> = row.try_get("column_map")?;
-    let column_map = match column_map {
-        Some(json) => serde_json::from_str(&json).map_err(|err| decode_err("column_map", err.to_string()))?,
-        None => Vec::new(),
-    };
+    let column_map = super::column_map_from_row(row)?;
     Ok(DatasetVersion {
         id: row.try_get("id")?,
         kind: RecordKind::parse(&kind).ok_or_else(|| decode_err("kind", format!("unknown record kind {kind:?}")))?,
@@ -331,10 +313,6 @@ impl Store {
             })
             .collect()
     }
-}
-
-fn column_map_json(column_map: &[(String, String)]) -> Option<String> {
-    (!column_map.is_empty()).then(|| serde_json::to_string(column_map).expect("pairs of strings serialise"))
 }
 
 /// Writes a load's rejected rows; part of the load's transaction.

@@ -214,6 +214,22 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A column map as stored: a JSON array, or NULL for an empty map.
+pub(crate) fn column_map_json<T: serde::Serialize>(column_map: &[T]) -> Option<String> {
+    (!column_map.is_empty()).then(|| serde_json::to_string(column_map).expect("a column map serialises"))
+}
+
+/// A column map as stored read back (see [`column_map_json`]).
+pub(crate) fn column_map_from_row<T: serde::de::DeserializeOwned>(row: &sqlx::any::AnyRow) -> sqlx::Result<Vec<T>> {
+    use sqlx::Row as _;
+    let column_map: Option<String> = row.try_get("column_map")?;
+    match column_map {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|err| sqlx::Error::ColumnDecode { index: "column_map".to_owned(), source: Box::new(err) }),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Escapes the characters that would end the path part of a `sqlite://` URL.
 fn escape_url_path(path: &str) -> String {
     path.replace('%', "%25").replace('?', "%3F").replace('#', "%23")

@@ -333,13 +333,14 @@ async fn web_ui_flow() {
     let listed = browser.text("#agency-list .agency").await;
     assert!(listed.contains("Agencia de Empleos Inventada E.I.R.L.") && listed.contains("Sin licencia"), "{listed}");
 
-    // A batch audit runs through the page: progress, then the summary by band, then the
-    // report to download.
+    // A batch audit runs through the page: progress, then the summary by band with the
+    // rows that could not be read (line, id, field, reason), then the report to download.
     let mut suppliers =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/suppliers.csv")).unwrap();
     for i in 0..300 {
         suppliers.push_str(&format!("UI-{i},Proveedor Ficticio {i} S.A.,,,PE,Lima,paper,,,,,,,,,,,,,\n"));
     }
+    suppliers.push_str("UI-BAD,Proveedor Ilegible S.A.,,,Narnia,Lima,paper,,,,,,,,,,,,,\n");
     let upload = dir.path().join("proveedores.csv");
     std::fs::write(&upload, suppliers).unwrap();
     browser.click("#nav a[data-view='audit']").await;
@@ -349,10 +350,14 @@ async fn web_ui_flow() {
     browser.click("#audit-submit").await;
     browser.wait_visible("#audit-progress").await;
     browser.wait_visible("#audit-download").await;
-    assert_eq!(browser.script("return document.getElementById('audit-progress').value").await, 306);
-    assert!(browser.text("#audit-rows").await.contains("306 de 306"));
+    assert_eq!(browser.script("return document.getElementById('audit-progress').value").await, 307);
+    assert!(browser.text("#audit-rows").await.contains("307 de 307"));
     let bands = browser.text("#audit-bands").await;
     assert!(bands.contains("Crítico"), "{bands}");
+    let rejected = browser.text("#audit-rejected").await;
+    for shown in ["Filas que no se pudieron leer", "Motivo", "308", "UI-BAD", "country", "Narnia"] {
+        assert!(rejected.contains(shown), "{shown:?} in {rejected}");
+    }
     let href = browser.script("return document.getElementById('audit-download').href").await;
     assert!(href.as_str().unwrap().starts_with("blob:"), "{href}");
     browser.screenshot("audit").await;

@@ -62,6 +62,23 @@ async fn keys_are_created_listed_and_revoked(db: &TestDb) {
     assert!(error.contains("there is no live API key 999999"), "{error}");
     let (listed, _) = succeed(cadena().args(["keys", "list"]));
     assert!(!listed.lines().any(|line| line.contains("Inspección Lima") && line.trim_end().ends_with(" -")));
+    // The table fits its columns: a long name is cut with an ellipsis, and every column
+    // starts where its header does, whatever the accents (counted in characters here).
+    let long_name = "Dirección Nacional de Contrataciones Públicas, Unidad de Integridad y Transparencia";
+    succeed(cadena().args(["keys", "create", "--role", "auditor", "--name", long_name]));
+    let (listed, _) = succeed(cadena().args(["keys", "list"]));
+    assert!(!listed.contains(long_name), "{listed}");
+    let lines: Vec<&str> = listed.lines().collect();
+    let cut = lines.iter().find(|line| line.contains("Dirección Nacional")).unwrap();
+    assert!(cut.contains("…"), "{listed}");
+    let column_of = |line: &str, text: &str| line.find(text).map(|at| line[..at].chars().count());
+    let created = column_of(lines[0], "created").unwrap();
+    let revoked = column_of(lines[0], "revoked").unwrap();
+    for line in &lines[1..] {
+        assert_eq!(column_of(line, " 20").map(|at| at + 1), Some(created), "{listed}");
+        let last_cell = line.trim_end().rsplit("  ").next().unwrap();
+        assert_eq!(line.chars().count() - last_cell.chars().count(), revoked, "{listed}");
+    }
     // A role that does not exist is refused by the argument parser (exit status 2).
     let output = cadena().args(["keys", "create", "--role", "superuser"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -228,6 +245,27 @@ async fn reindex_check_index_screen_and_search_work_on_the_demo(db: &TestDb) {
     assert!(rows[1][column("error")].contains("origin_country: \"Narnia\""), "{:?}", rows[1]);
     let error = fail(cadena().arg("screen").arg(&export).args(["--map", "Nº Ítem=colour", "--out"]).arg(&report));
     assert!(error.contains("--map: \"colour\" is not a procurements field"), "{error}");
+    // `Procurement ID` is the procurement id as well, and `Item` its line, in any delimiter.
+    let export = work.path().join("compras-id.csv");
+    std::fs::write(
+        &export,
+        "Procurement ID;Item;Proveedor;Descripción;País de origen\n\
+         P-9;1;Minera Ficticia Oro Verde SAC;Lingotes de oro;Perú\n\
+         P-9;2;Ferretería Ñandú;Clavos;Narnia\n",
+    )
+    .unwrap();
+    let (screened, _) = succeed(cadena().arg("screen").arg(&export).arg("--out").arg(&report));
+    assert!(screened.contains("screened 2 rows"), "{screened}");
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_path(&report).unwrap().records().map(Result::unwrap).collect();
+    assert_eq!((&rows[0][column("input_id")], &rows[0][column("error")]), ("P-9/1", ""), "{:?}", rows[0]);
+    assert!(rows[0][column("rules_fired")].contains("product.ilab_forced_labour"), "{:?}", rows[0]);
+    assert_eq!(&rows[1][column("input_id")], "P-9/2", "a rejected row keeps its id");
+    assert!(rows[1][column("error")].contains("compras-id.csv:3: origin_country"), "{:?}", rows[1]);
+    // A file of watchlist entries is not something to screen.
+    let listed = work.path().join("lista.csv");
+    std::fs::write(&listed, "cluster_id,raw_cbp_text,name\n1,x,Empresa\n").unwrap();
+    let error = fail(cadena().arg("screen").arg(&listed).arg("--out").arg(&report));
+    assert!(error.contains("a cbp file cannot be screened"), "{error}");
 
     // Reports for Excel: with a byte-order mark, or as a workbook.
     let with_bom = work.path().join("informe-bom.csv");

@@ -46,6 +46,7 @@ store_tests!(
     paging_limits_timeouts_and_audits_that_end_early,
     request_fields_are_read_as_csv_cells,
     a_procurement_file_with_aliased_headers_is_audited_as_procurements,
+    an_audit_upload_takes_a_column_map,
     audits_are_listed_newest_first,
     uploads_come_as_multipart_forms_too,
     reports_open_in_excel,
@@ -595,7 +596,7 @@ pub(crate) fn supplier_file(n: usize) -> String {
 
 async fn two_workers_share_an_audit_without_doing_a_row_twice(store: Store) {
     let api = Api::new(&store).await;
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(600).into_bytes(), None, 25)
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(600).into_bytes(), &[], None, 25)
         .await
         .unwrap()
         .unwrap();
@@ -619,7 +620,7 @@ async fn two_workers_share_an_audit_without_doing_a_row_twice(store: Store) {
 /// the lease has expired; the worker that lost it cannot then write its rows.
 async fn the_chunk_of_a_dead_worker_is_done_again(store: Store) {
     let api = Api::new(&store).await;
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), None, 20)
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), &[], None, 20)
         .await
         .unwrap()
         .unwrap();
@@ -742,7 +743,7 @@ async fn two_serve_processes_share_a_batch_audit() {
     let store = db.store.clone();
     demo::load_demo(&store).await.unwrap();
     let n_rows = 2000;
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(n_rows).into_bytes(), None, 20)
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(n_rows).into_bytes(), &[], None, 20)
         .await
         .unwrap()
         .unwrap();
@@ -875,8 +876,10 @@ async fn the_openapi_document_describes_exactly_the_routes(store: Store) {
 /// the audit must still complete (the race once left a finished audit `running`).
 async fn an_audit_whose_chunks_are_all_done_is_completed(store: Store) {
     let api = Api::new(&store).await;
-    let audit =
-        cadena::audit::submit(&store, "suppliers.csv", supplier_file(10).into_bytes(), None, 5).await.unwrap().unwrap();
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(10).into_bytes(), &[], None, 5)
+        .await
+        .unwrap()
+        .unwrap();
     sqlx::query("UPDATE audit_chunks SET status = 'done' WHERE audit_id = $1")
         .bind(audit.id)
         .execute(store.pool())
@@ -1069,7 +1072,7 @@ async fn paging_limits_timeouts_and_audits_that_end_early(store: Store) {
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
 
     // An audit cancelled while a worker holds one of its chunks: the rest is never done.
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), None, 10)
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), &[], None, 10)
         .await
         .unwrap()
         .unwrap();
@@ -1087,7 +1090,7 @@ async fn paging_limits_timeouts_and_audits_that_end_early(store: Store) {
     assert!(body["error"].as_str().unwrap().contains("cancelled"), "{body}");
 
     // An audit whose stored file a worker cannot read any more fails, saying why.
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(10).into_bytes(), None, 10)
+    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(10).into_bytes(), &[], None, 10)
         .await
         .unwrap()
         .unwrap();
@@ -1288,9 +1291,55 @@ async fn a_procurement_file_with_aliased_headers_is_audited_as_procurements(stor
     assert_eq!(rows[1]["input_name"], "Ferretería Ñandú");
     let error = rows[1]["error"].as_str().unwrap();
     assert!(error.starts_with("compras.csv:3: origin_country: \"Narnia\""), "{error}");
+    assert_eq!(
+        (&rows[1]["rejected"][0]["line"], &rows[1]["rejected"][0]["field"]),
+        (&json!(3), &json!("origin_country"))
+    );
+    assert!(rows[0].get("rejected").is_none(), "a screened row has no rejected problems: {}", rows[0]);
+    // The rows that could not be read, alone (what the web UI lists), with line, field and reason.
+    let (status, rejected) = api.get(&format!("/v1/audits/{id}/report?format=json&rows=rejected"), Role::Auditor).await;
+    assert_eq!(status, StatusCode::OK, "{rejected}");
+    assert_eq!(rejected.as_array().unwrap().len(), 1, "{rejected}");
+    assert_eq!((&rejected[0]["row"], &rejected[0]["input_id"]), (&json!(3), &json!("P-9/2")));
+    let problem = &rejected[0]["rejected"][0];
+    assert_eq!((&problem["line"], &problem["field"]), (&json!(3), &json!("origin_country")), "{rejected}");
+    assert!(problem["reason"].as_str().unwrap().contains("Narnia"), "{problem}");
+    let (status, _) = api.get(&format!("/v1/audits/{id}/report?format=json&rows=some"), Role::Auditor).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     // `ocid` is the procurement id too.
     let (status, audit) = api.upload("ocds.csv", "ocid,line_id,supplier_name\nocds-1,1,Ferretería Ñandú\n").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{audit}");
+    AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await.unwrap();
+    let id = audit["id"].as_i64().unwrap();
+    let (_, rows) = api.get(&format!("/v1/audits/{id}/report?format=json"), Role::Auditor).await;
+    assert_eq!((&rows[0]["input_id"], &rows[0]["error"]), (&json!("ocds-1/1"), &json!("")), "{rows}");
+}
+
+/// An audit upload takes a column map as `cadena screen --map` does (`map=COLUMN=FIELD;…`,
+/// here a query parameter; `uploads_come_as_multipart_forms_too` gives it as a form
+/// field), and its chunks are read with it.
+async fn an_audit_upload_takes_a_column_map(store: Store) {
+    let api = Api::new(&store).await;
+    let csv = "ocid,Pos,Proveedor,Descripción,País de origen\n\
+               ocds-1,1,Minera Ficticia Oro Verde SAC,Lingotes de oro,Perú\n\
+               ocds-1,2,Ferretería Ñandú,Clavos,PE\n";
+    let (status, body) = api.upload("compras.csv", csv).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a procurement file without its line column is refused: {body}");
+    assert!(body["error"].as_str().unwrap().contains("line_id"), "{body}");
+    // `upload` puts the name in the query: the map follows it, percent-encoded.
+    let (status, body) = api.upload("compras.csv&map=Pos%3Dcolour", csv).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("--map: \"colour\" is not a procurements field"), "{body}");
+    let (status, audit) = api.upload("compras.csv&map=Pos%3Dline_id", csv).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{audit}");
+    assert_eq!((&audit["n_rows"], &audit["column_map"]), (&json!(2), &json!(["Pos=line_id"])), "{audit}");
+    AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await.unwrap();
+    let id = audit["id"].as_i64().unwrap();
+    let (status, rows) = api.get(&format!("/v1/audits/{id}/report?format=json"), Role::Auditor).await;
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    let ids: Vec<&str> = rows.as_array().unwrap().iter().map(|row| row["input_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["ocds-1/1", "ocds-1/2"], "{rows}");
+    assert!(rows[0]["rules_fired"].as_str().unwrap().contains("product.ilab_forced_labour"), "{rows}");
 }
 
 async fn audits_are_listed_newest_first(store: Store) {
@@ -1335,20 +1384,21 @@ async fn uploads_come_as_multipart_forms_too(store: Store) {
             .mime_str("text/csv")
             .unwrap()
     };
+    let post = |path: &str, role: Role, form: reqwest::multipart::Form| {
+        let request = client.post(format!("{base}{path}")).bearer_auth(api.key(role)).multipart(form);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (response.json::<Value>().await.unwrap(), status)
+        }
+    };
 
     let form = reqwest::multipart::Form::new()
         .text("kind", "watchlist")
         .text("source", "lista-local")
         .part("file", file("lista.csv", "entity_id,name,country\nL-1,Empresa Listada Imaginaria,Perú\n"));
-    let response = client
-        .post(format!("{base}/v1/datasets"))
-        .bearer_auth(api.key(Role::Admin))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let dataset: Value = response.json().await.unwrap();
+    let (dataset, status) = post("/v1/datasets", Role::Admin, form).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{dataset}");
     assert_eq!((&dataset["kind"], &dataset["file_name"]), (&json!("watchlist"), &json!("lista.csv")), "{dataset}");
     assert_eq!(dataset["source"], "lista-local");
     api.run_workers().await;
@@ -1356,39 +1406,24 @@ async fn uploads_come_as_multipart_forms_too(store: Store) {
     assert_eq!((&loaded["status"], &loaded["n_inserted"]), (&json!("completed"), &json!(1)), "{loaded}");
 
     let form = reqwest::multipart::Form::new().part("file", file("compras-marzo.csv", DEMO_PROCUREMENTS));
-    let response = client
-        .post(format!("{base}/v1/audits"))
-        .bearer_auth(api.key(Role::Auditor))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let audit: Value = response.json().await.unwrap();
+    let (audit, status) = post("/v1/audits", Role::Auditor, form).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{audit}");
     assert_eq!((&audit["file_name"], &audit["n_rows"]), (&json!("compras-marzo.csv"), &json!(5)), "{audit}");
+    // An audit's column map as a form field, as the `map` query parameter would give it.
+    let csv = "ocid,Pos,Proveedor\nocds-1,1,Ferretería Ñandú\n";
+    let form = reqwest::multipart::Form::new().text("map", "Pos=line_id").part("file", file("compras-form.csv", csv));
+    let (audit, status) = post("/v1/audits", Role::Auditor, form).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{audit}");
+    assert_eq!((&audit["n_rows"], &audit["column_map"]), (&json!(1), &json!(["Pos=line_id"])), "{audit}");
 
     // A form without the kind a CSV needs, or with a misspelt field, says so.
     let form = reqwest::multipart::Form::new().text("knd", "watchlist").part("file", file("l.csv", "entity_id,name\n"));
-    let response = client
-        .post(format!("{base}/v1/datasets"))
-        .bearer_auth(api.key(Role::Admin))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let body: Value = response.json().await.unwrap();
+    let (body, status) = post("/v1/datasets", Role::Admin, form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error"].as_str().unwrap().contains("\"knd\" is not a field"), "{body}");
     let form = reqwest::multipart::Form::new().text("kind", "watchlist");
-    let response = client
-        .post(format!("{base}/v1/datasets"))
-        .bearer_auth(api.key(Role::Admin))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let body: Value = response.json().await.unwrap();
+    let (body, status) = post("/v1/datasets", Role::Admin, form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error"].as_str().unwrap().contains("needs a `file` part"), "{body}");
 }
 

@@ -208,7 +208,7 @@ async fn a_killed_replica_s_audit_chunks_are_taken_over_after_the_lease() {
     demo::load_demo(&db.store).await.unwrap();
     let store = &db.store;
     let n_rows = 3000;
-    let audit = cadena::audit::submit(store, "suppliers.csv", supplier_file(n_rows).into_bytes(), None, 100)
+    let audit = cadena::audit::submit(store, "suppliers.csv", supplier_file(n_rows).into_bytes(), &[], None, 100)
         .await
         .unwrap()
         .unwrap();
@@ -257,7 +257,7 @@ async fn a_killed_replica_s_audit_chunks_are_taken_over_after_the_lease() {
     let (host, pid) = host_and_pid(&survivor_worker);
     let impostor = format!("{host}/{pid}/0000000000000000");
     let second = loop {
-        let second = cadena::audit::submit(store, "suppliers.csv", supplier_file(200).into_bytes(), None, 100)
+        let second = cadena::audit::submit(store, "suppliers.csv", supplier_file(200).into_bytes(), &[], None, 100)
             .await
             .unwrap()
             .unwrap();
