@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::csv_reader::CsvFile;
 use crate::screening::{PreparedFile, ReportRow, count_rows};
 use crate::service::ScreeningService;
-use crate::store::audits::{Audit, AuditRow, ClaimedChunk};
+use crate::store::audits::{Audit, AuditReading, AuditRow, ClaimedChunk};
 use crate::store::{Job, Store};
 
 /// Rows per chunk, the unit of work a worker claims.
@@ -31,12 +31,12 @@ pub async fn submit(
     store: &Store,
     file_name: &str,
     bytes: Vec<u8>,
-    map_entries: &[String],
+    reading: &AuditReading,
     key_id: Option<i64>,
     chunk_size: i64,
 ) -> anyhow::Result<Result<Audit, String>> {
     let file = CsvFile::from_bytes(file_name, bytes);
-    let (name, text, entries) = (file_name.to_owned(), file.text().to_owned(), map_entries.to_vec());
+    let (name, text, entries) = (file_name.to_owned(), file.text().to_owned(), reading.column_map.clone());
     // Parsing is CPU-bound: off the async executor.
     let counted = tokio::task::spawn_blocking(move || count_rows(&name, text.into_bytes(), &entries))
         .await
@@ -45,7 +45,7 @@ pub async fn submit(
         Ok(n_rows) => n_rows as i64,
         Err(message) => return Ok(Err(message)),
     };
-    let audit = store.create_audit(file_name, file.text(), map_entries, n_rows, chunk_size, key_id).await?;
+    let audit = store.create_audit(file_name, file.text(), reading, n_rows, chunk_size, key_id).await?;
     Ok(Ok(audit))
 }
 
@@ -165,7 +165,9 @@ impl AuditWorker {
         let audit = self.store.get_audit(audit_id).await?.context("the audit vanished")?;
         let content = self.store.audit_content(audit_id).await?.context("the audit's file vanished")?;
         let prepared =
-            PreparedFile::read_mapped(&self.store, &audit.file_name, content.into_bytes(), &audit.column_map).await?;
+            PreparedFile::read_mapped(&self.store, &audit.file_name, content.into_bytes(), &audit.column_map)
+                .await?
+                .in_language(audit.lang);
         let file = Arc::new(AuditFile { prepared, chunk_size: audit.chunk_size });
         self.files.lock().expect("the file cache lock").insert(audit_id, file.clone());
         Ok(file)

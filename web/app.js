@@ -539,7 +539,7 @@ async function startAudit(event) {
   $("audit-summary").hidden = true;
   $("audit-download").hidden = true;
   try {
-    const audit = await api(`/v1/audits?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file, contentType: "text/csv" });
+    const audit = await api(`/v1/audits?name=${encodeURIComponent(file.name)}&lang=${language()}`, { method: "POST", body: file, contentType: "text/csv" });
     $("audit-status").hidden = false;
     await followAudit(audit.id);
   } catch (error) {

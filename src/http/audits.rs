@@ -7,11 +7,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Path, Upload};
+use super::extract::{LangQuery, Path, RequestLang, Upload};
 use super::{AUDITORS, AppState, Caller, Error};
 use crate::audit::{self, DEFAULT_CHUNK_SIZE};
+use crate::lang::Lang;
 use crate::screening::{self, ReportRow};
-use crate::store::audits::{Audit, AuditProgress};
+use crate::store::audits::{Audit, AuditProgress, AuditReading};
 
 #[derive(Debug, Deserialize)]
 pub struct UploadParams {
@@ -31,29 +32,41 @@ pub struct AuditUploadForm {
     name: Option<String>,
     /// CSV columns sent to fields: `COLUMN=FIELD;COLUMN=FIELD`.
     map: Option<String>,
+    /// The language of the report's texts: es, pt or en.
+    lang: Option<Lang>,
 }
 
 /// `POST /v1/audits?name=…&map=…` with the file as the body: queues its audit (202).
 #[utoipa::path(post, path = "/v1/audits", tag = "audits", operation_id = "create_audit", security(("api_key" = [])),
     params(("name" = Option<String>, Query, description = "The file's name, for messages and the report (default: a multipart upload's file name, else `upload.csv`)"),
-        ("map" = Option<String>, Query, description = "CSV columns sent to fields: COLUMN=FIELD;COLUMN=FIELD, as `cadena screen --map` (a mapped `procurement_id` makes the file a procurement file)")),
+        ("map" = Option<String>, Query, description = "CSV columns sent to fields: COLUMN=FIELD;COLUMN=FIELD, as `cadena screen --map` (a mapped `procurement_id` makes the file a procurement file)"),
+        LangQuery),
     request_body(description = "A supplier or procurement CSV file, or an OCDS file (up to 64 MiB), as the body (any bytes; its content decides whether it can be audited), or as the `file` part of a multipart form whose other fields stand for the query parameters",
         content((serde_json::Value = "text/csv"), (AuditUploadForm = "multipart/form-data"))),
     responses((status = 202, description = "The audit is queued; `GET /v1/audits/{id}` follows it", body = Audit),
-        (status = 400, description = "The file cannot be audited (no header, no required column, a column map that names no field of its kind); `error` says why")))]
+        (status = 400, description = "The file cannot be audited (no header, no required column, a column map that names no field of its kind), or a `lang` cadena does not speak; `error` says why")))]
 pub async fn create(
     caller: Caller,
     State(state): State<AppState>,
     params: Result<Query<UploadParams>, QueryRejection>,
+    RequestLang(asked): RequestLang,
     mut upload: Upload,
 ) -> Result<(StatusCode, Json<Audit>), Error> {
     caller.require(AUDITORS)?;
     let Query(params) = params?;
     let name = upload.param(params.name, "name").or(upload.file_name.take()).unwrap_or_else(|| "upload.csv".to_owned());
-    let map_entries = crate::records::map_entries(upload.param(params.map, "map").as_deref());
-    upload.no_other_fields(&["name", "map"])?;
+    let column_map = crate::records::map_entries(upload.param(params.map, "map").as_deref());
+    // A form's `lang` field stands for the query parameter, as its other fields do.
+    let form_lang = match upload.param(None, "lang") {
+        Some(tag) => {
+            Some(Lang::parse(&tag).ok_or_else(|| Error::BadRequest(format!("lang: {}", Lang::unknown(&tag))))?)
+        }
+        None => None,
+    };
+    upload.no_other_fields(&["name", "map", "lang"])?;
+    let reading = AuditReading { column_map, lang: asked.or(form_lang).unwrap_or_default() };
     let bytes = upload.bytes.to_vec();
-    match audit::submit(&state.store, &name, bytes, &map_entries, Some(caller.key_id), DEFAULT_CHUNK_SIZE).await? {
+    match audit::submit(&state.store, &name, bytes, &reading, Some(caller.key_id), DEFAULT_CHUNK_SIZE).await? {
         Ok(audit) => Ok((StatusCode::ACCEPTED, Json(audit))),
         Err(message) => Err(Error::BadRequest(message)),
     }

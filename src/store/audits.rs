@@ -12,6 +12,16 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, now};
+use crate::lang::Lang;
+
+/// How an audit reads its file and writes its report, as its upload asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReading {
+    /// `COLUMN=FIELD` entries, as `cadena screen --map` takes them.
+    pub column_map: Vec<String>,
+    /// The language of the report's texts (the match explanations).
+    pub lang: Lang,
+}
 
 /// An audit as stored, without its file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -27,6 +37,8 @@ pub struct Audit {
     /// The column map the upload gave (`COLUMN=FIELD` entries, as `cadena screen --map`
     /// takes them), with which every chunk's rows are read.
     pub column_map: Vec<String>,
+    /// The language of the report's texts (the match explanations).
+    pub lang: Lang,
     pub created_at: String,
     pub finished_at: Option<String>,
     pub error: Option<String>,
@@ -72,7 +84,7 @@ pub struct AuditRow {
 }
 
 const AUDIT_COLUMNS: &str =
-    "id, file_name, status, n_rows, n_chunks, chunk_size, key_id, column_map, created_at, finished_at, error";
+    "id, file_name, status, n_rows, n_chunks, chunk_size, key_id, column_map, lang, created_at, finished_at, error";
 
 fn audit_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Audit> {
     let column_map = super::column_map_from_row(row)?;
@@ -85,6 +97,7 @@ fn audit_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Audit> {
         chunk_size: row.try_get("chunk_size")?,
         key_id: row.try_get("key_id")?,
         column_map,
+        lang: row.try_get::<Option<String>, _>("lang")?.as_deref().and_then(Lang::parse).unwrap_or_default(),
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
         error: row.try_get("error")?,
@@ -97,7 +110,7 @@ impl Store {
         &self,
         file_name: &str,
         content: &str,
-        column_map: &[String],
+        reading: &AuditReading,
         n_rows: i64,
         chunk_size: i64,
         key_id: Option<i64>,
@@ -106,12 +119,13 @@ impl Store {
         let n_chunks = (n_rows + chunk_size - 1) / chunk_size;
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO audits (file_name, content, column_map, status, n_rows, n_chunks, chunk_size, key_id, \
-             created_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO audits (file_name, content, column_map, lang, status, n_rows, n_chunks, chunk_size, \
+             key_id, created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(file_name)
         .bind(content)
-        .bind(super::column_map_json(column_map))
+        .bind(super::column_map_json(&reading.column_map))
+        .bind(reading.lang.code())
         .bind(n_rows)
         .bind(n_chunks)
         .bind(chunk_size)

@@ -596,10 +596,11 @@ pub(crate) fn supplier_file(n: usize) -> String {
 
 async fn two_workers_share_an_audit_without_doing_a_row_twice(store: Store) {
     let api = Api::new(&store).await;
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(600).into_bytes(), &[], None, 25)
-        .await
-        .unwrap()
-        .unwrap();
+    let audit =
+        cadena::audit::submit(&store, "suppliers.csv", supplier_file(600).into_bytes(), &Default::default(), None, 25)
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(audit.n_chunks, 24);
     let first = AuditWorker::new(store.clone(), api.screening.clone(), 1);
     let second = AuditWorker::new(store.clone(), api.screening.clone(), 1);
@@ -620,10 +621,11 @@ async fn two_workers_share_an_audit_without_doing_a_row_twice(store: Store) {
 /// the lease has expired; the worker that lost it cannot then write its rows.
 async fn the_chunk_of_a_dead_worker_is_done_again(store: Store) {
     let api = Api::new(&store).await;
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), &[], None, 20)
-        .await
-        .unwrap()
-        .unwrap();
+    let audit =
+        cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), &Default::default(), None, 20)
+            .await
+            .unwrap()
+            .unwrap();
     // Another worker (another handle on the store: another process, as far as leases go)
     // claims the first chunk.
     let other = store.with_new_worker_id();
@@ -743,10 +745,17 @@ async fn two_serve_processes_share_a_batch_audit() {
     let store = db.store.clone();
     demo::load_demo(&store).await.unwrap();
     let n_rows = 2000;
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(n_rows).into_bytes(), &[], None, 20)
-        .await
-        .unwrap()
-        .unwrap();
+    let audit = cadena::audit::submit(
+        &store,
+        "suppliers.csv",
+        supplier_file(n_rows).into_bytes(),
+        &Default::default(),
+        None,
+        20,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let url = db.postgres_url().unwrap();
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let _servers = Processes(
@@ -876,10 +885,11 @@ async fn the_openapi_document_describes_exactly_the_routes(store: Store) {
 /// the audit must still complete (the race once left a finished audit `running`).
 async fn an_audit_whose_chunks_are_all_done_is_completed(store: Store) {
     let api = Api::new(&store).await;
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(10).into_bytes(), &[], None, 5)
-        .await
-        .unwrap()
-        .unwrap();
+    let audit =
+        cadena::audit::submit(&store, "suppliers.csv", supplier_file(10).into_bytes(), &Default::default(), None, 5)
+            .await
+            .unwrap()
+            .unwrap();
     sqlx::query("UPDATE audit_chunks SET status = 'done' WHERE audit_id = $1")
         .bind(audit.id)
         .execute(store.pool())
@@ -1072,10 +1082,11 @@ async fn paging_limits_timeouts_and_audits_that_end_early(store: Store) {
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
 
     // An audit cancelled while a worker holds one of its chunks: the rest is never done.
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), &[], None, 10)
-        .await
-        .unwrap()
-        .unwrap();
+    let audit =
+        cadena::audit::submit(&store, "suppliers.csv", supplier_file(40).into_bytes(), &Default::default(), None, 10)
+            .await
+            .unwrap()
+            .unwrap();
     let claimed = store.claim_audit_chunk().await.unwrap().unwrap();
     assert_eq!(store.get_audit(audit.id).await.unwrap().unwrap().status, "running");
     let (status, cancelled) =
@@ -1090,10 +1101,11 @@ async fn paging_limits_timeouts_and_audits_that_end_early(store: Store) {
     assert!(body["error"].as_str().unwrap().contains("cancelled"), "{body}");
 
     // An audit whose stored file a worker cannot read any more fails, saying why.
-    let audit = cadena::audit::submit(&store, "suppliers.csv", supplier_file(10).into_bytes(), &[], None, 10)
-        .await
-        .unwrap()
-        .unwrap();
+    let audit =
+        cadena::audit::submit(&store, "suppliers.csv", supplier_file(10).into_bytes(), &Default::default(), None, 10)
+            .await
+            .unwrap()
+            .unwrap();
     sqlx::query("UPDATE audits SET content = 'colour,size' WHERE id = $1")
         .bind(audit.id)
         .execute(store.pool())
@@ -1305,6 +1317,20 @@ async fn a_procurement_file_with_aliased_headers_is_audited_as_procurements(stor
     assert_eq!((&problem["line"], &problem["field"]), (&json!(3), &json!("origin_country")), "{rejected}");
     assert!(problem["reason"].as_str().unwrap().contains("Narnia"), "{problem}");
     let (status, _) = api.get(&format!("/v1/audits/{id}/report?format=json&rows=some"), Role::Auditor).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(rows[0]["match_explanation"].as_str().unwrap().contains(" matched "), "English by default: {rows}");
+    // The report's texts in the language the upload asks for; one cadena does not speak is a 400.
+    let key = Some(api.key(Role::Auditor));
+    let body = Some(("text/csv", csv.as_bytes().to_vec()));
+    let (status, bytes) = api.call_raw("POST", "/v1/audits?name=compras.csv&lang=es", key, body.clone()).await;
+    let audit: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!((status, &audit["lang"]), (StatusCode::ACCEPTED, &json!("es")), "{audit}");
+    AuditWorker::new(store.clone(), api.screening.clone(), 1).run_until_idle().await.unwrap();
+    let uri = format!("/v1/audits/{}/report?format=json", audit["id"]);
+    let (_, spanish) = api.get(&uri, Role::Auditor).await;
+    let explanation = spanish[0]["match_explanation"].as_str().unwrap();
+    assert!(explanation.starts_with("\"Minera Ficticia Oro Verde SAC\" coincide con"), "{explanation}");
+    let (status, _) = api.call_raw("POST", "/v1/audits?name=compras.csv&lang=xx", key, body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // `ocid` is the procurement id too.
     let (status, audit) = api.upload("ocds.csv", "ocid,line_id,supplier_name\nocds-1,1,Ferretería Ñandú\n").await;

@@ -113,7 +113,7 @@ async fn an_audit_killed_midway_resumes_to_the_same_report(db: &TestDb) {
     let work = tempfile::tempdir().unwrap();
     let n_rows = 3000;
     let submit = async || {
-        cadena::audit::submit(store, "suppliers.csv", supplier_file(n_rows).into_bytes(), &[], None, 50)
+        cadena::audit::submit(store, "suppliers.csv", supplier_file(n_rows).into_bytes(), &Default::default(), None, 50)
             .await
             .unwrap()
             .unwrap()

@@ -208,10 +208,17 @@ async fn a_killed_replica_s_audit_chunks_are_taken_over_after_the_lease() {
     demo::load_demo(&db.store).await.unwrap();
     let store = &db.store;
     let n_rows = 3000;
-    let audit = cadena::audit::submit(store, "suppliers.csv", supplier_file(n_rows).into_bytes(), &[], None, 100)
-        .await
-        .unwrap()
-        .unwrap();
+    let audit = cadena::audit::submit(
+        store,
+        "suppliers.csv",
+        supplier_file(n_rows).into_bytes(),
+        &Default::default(),
+        None,
+        100,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     // Kill a server in the middle of a chunk. It may finish the chunk it was seen holding
     // before the kill lands; then a chunk it still held at its death is wanted, so a new
@@ -257,10 +264,17 @@ async fn a_killed_replica_s_audit_chunks_are_taken_over_after_the_lease() {
     let (host, pid) = host_and_pid(&survivor_worker);
     let impostor = format!("{host}/{pid}/0000000000000000");
     let second = loop {
-        let second = cadena::audit::submit(store, "suppliers.csv", supplier_file(200).into_bytes(), &[], None, 100)
-            .await
-            .unwrap()
-            .unwrap();
+        let second = cadena::audit::submit(
+            store,
+            "suppliers.csv",
+            supplier_file(200).into_bytes(),
+            &Default::default(),
+            None,
+            100,
+        )
+        .await
+        .unwrap()
+        .unwrap();
         let lease_until = chrono::Utc::now() + chrono::Duration::seconds(6);
         let claimed = sqlx::query(
             "UPDATE audit_chunks SET status = 'running', worker = $1, lease_until = $2 \

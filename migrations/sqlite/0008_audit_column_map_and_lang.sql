@@ -2,3 +2,5 @@
 -- screen --map` takes them), as a JSON array of strings; NULL for none. Every worker
 -- that screens a chunk of the audit reads its file with them.
 ALTER TABLE audits ADD COLUMN column_map TEXT;
+-- The language of its report's texts (es, pt, en); NULL for English.
+ALTER TABLE audits ADD COLUMN lang TEXT;
