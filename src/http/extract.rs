@@ -37,7 +37,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestLang {
         let params = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri);
         let asked = params.ok().and_then(|params| params.0.into_iter().find(|(key, _)| key == "lang"));
         let asked = asked.map(|(_, tag)| tag);
-        if let Some(tag) = asked.filter(|tag| !tag.trim().is_empty()) {
+        // An empty `lang=` is a language asked for and not named: a 400, like any other.
+        if let Some(tag) = asked {
             return match Lang::parse(&tag) {
                 Some(lang) => Ok(RequestLang(Some(lang))),
                 None => Err(Error::BadRequest(format!("lang: {}", Lang::unknown(&tag)))),

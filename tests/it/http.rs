@@ -1265,6 +1265,8 @@ async fn texts_come_in_the_language_the_request_asks_for() {
         "the language changes the words, not the score"
     );
 
+    let (status, _) = screen("/v1/screenings?lang=", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an empty lang names no language");
     let (status, body) = screen("/v1/screenings?lang=fr", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["error"].as_str().unwrap().contains("\"fr\" is not a language cadena speaks (es, pt, en)"), "{body}");
