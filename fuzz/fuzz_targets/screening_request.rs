@@ -49,7 +49,13 @@ fuzz_target!(|data: &[u8]| {
     let mut context = Context::default();
     add_request_records(&mut context, &request);
     let view = setup.matcher.index().view();
-    let screener = Screener { matcher: &setup.matcher, view: &view, ruleset: &setup.ruleset, context: &context };
+    let screener = Screener {
+        matcher: &setup.matcher,
+        view: &view,
+        ruleset: &setup.ruleset,
+        context: &context,
+        lang: request.lang.unwrap_or_default(),
+    };
     if let Ok(result) = screen_request(&screener, &request) {
         serde_json::to_string(&result).unwrap();
     }
