@@ -54,10 +54,11 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Audit>), Error> {
     caller.require(AUDITORS)?;
     let Query(params) = params?;
-    let name = upload.param(params.name, "name").or(upload.file_name.take()).unwrap_or_else(|| "upload.csv".to_owned());
-    let column_map = crate::records::map_entries(upload.param(params.map, "map").as_deref());
+    let name =
+        upload.param(params.name, "name")?.or(upload.file_name.take()).unwrap_or_else(|| "upload.csv".to_owned());
+    let column_map = crate::records::map_entries(upload.param(params.map, "map")?.as_deref());
     // A form's `lang` field stands for the query parameter, as its other fields do.
-    let form_lang = match upload.param(None, "lang") {
+    let form_lang = match upload.param(None, "lang")? {
         Some(tag) => {
             Some(Lang::parse(&tag).ok_or_else(|| Error::BadRequest(format!("lang: {}", Lang::unknown(&tag))))?)
         }

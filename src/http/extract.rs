@@ -79,10 +79,16 @@ pub struct Upload {
 }
 
 impl Upload {
-    /// A query parameter, or else the form field of the same name.
-    pub fn param(&mut self, query: Option<String>, name: &str) -> Option<String> {
-        let field = self.fields.remove(name);
-        query.or(field).filter(|value| !value.trim().is_empty())
+    /// A query parameter, or else the form field of the same name; both, saying
+    /// different things, is a 400 (the one not taken would be dropped without a word).
+    pub fn param(&mut self, query: Option<String>, name: &str) -> Result<Option<String>, Error> {
+        let given = |value: Option<String>| value.filter(|value| !value.trim().is_empty());
+        match (given(query), given(self.fields.remove(name))) {
+            (Some(query), Some(field)) if query != field => Err(Error::BadRequest(format!(
+                "{name} is given twice, as the query parameter {query:?} and the form field {field:?}: give it once"
+            ))),
+            (query, field) => Ok(query.or(field)),
+        }
     }
 
     /// Refuses form fields that no parameter took, naming them (a misspelt `kind` would

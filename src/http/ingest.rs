@@ -71,11 +71,11 @@ pub async fn upload(
     let Query(params) = params?;
     // A multipart form's fields stand for the query parameters it leaves out.
     let params = UploadParams {
-        kind: upload.param(params.kind, "kind"),
-        format: upload.param(params.format, "format"),
-        map: upload.param(params.map, "map"),
-        source: upload.param(params.source, "source"),
-        name: upload.param(params.name, "name").or(upload.file_name.take()),
+        kind: upload.param(params.kind, "kind")?,
+        format: upload.param(params.format, "format")?,
+        map: upload.param(params.map, "map")?,
+        source: upload.param(params.source, "source")?,
+        name: upload.param(params.name, "name")?.or(upload.file_name.take()),
     };
     upload.no_other_fields(&["kind", "format", "map", "source", "name"])?;
     let body = upload.bytes;

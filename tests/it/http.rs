@@ -1453,6 +1453,19 @@ async fn uploads_come_as_multipart_forms_too(store: Store) {
     let (body, status) = post("/v1/datasets", Role::Admin, form).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error"].as_str().unwrap().contains("needs a `file` part"), "{body}");
+    // A parameter given as a query parameter and, differently, as a form field is refused:
+    // the one not taken would be dropped without a word.
+    let form = reqwest::multipart::Form::new().text("format", "ocds").part(
+        "file",
+        file(
+            "l.csv",
+            "entity_id,name
+",
+        ),
+    );
+    let (body, status) = post("/v1/datasets?kind=watchlist&format=csv", Role::Admin, form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("format is given twice"), "{body}");
 }
 
 /// The text of one file inside a zip archive (an `.xlsx` workbook is one).
