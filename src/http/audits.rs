@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{LangQuery, Path, RequestLang, Upload};
+use super::extract::{LangQuery, Path, RequestLang, Upload, asked_lang};
 use super::{AUDITORS, AppState, Caller, Error};
 use crate::audit::{self, DEFAULT_CHUNK_SIZE};
 use crate::lang::Lang;
@@ -58,12 +58,7 @@ pub async fn create(
         upload.param(params.name, "name")?.or(upload.file_name.take()).unwrap_or_else(|| "upload.csv".to_owned());
     let column_map = crate::records::map_entries(upload.param(params.map, "map")?.as_deref());
     // A form's `lang` field stands for the query parameter, as its other fields do.
-    let form_lang = match upload.param(None, "lang")? {
-        Some(tag) => {
-            Some(Lang::parse(&tag).ok_or_else(|| Error::BadRequest(format!("lang: {}", Lang::unknown(&tag))))?)
-        }
-        None => None,
-    };
+    let form_lang = upload.param(None, "lang")?.map(|tag| asked_lang(&tag)).transpose()?;
     upload.no_other_fields(&["name", "map", "lang"])?;
     let reading = AuditReading { column_map, lang: asked.or(form_lang).unwrap_or_default() };
     let bytes = upload.bytes.to_vec();

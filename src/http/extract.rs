@@ -15,6 +15,11 @@ use serde::de::DeserializeOwned;
 use super::Error;
 use crate::lang::Lang;
 
+/// The language a `lang` parameter or form field names; one cadena does not speak is a 400.
+pub fn asked_lang(tag: &str) -> Result<Lang, Error> {
+    Lang::parse(tag).ok_or_else(|| Error::BadRequest(format!("lang: {}", Lang::unknown(tag))))
+}
+
 /// The `lang` query parameter, as the OpenAPI document describes it ([`RequestLang`] reads it).
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -39,10 +44,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestLang {
         let asked = asked.map(|(_, tag)| tag);
         // An empty `lang=` is a language asked for and not named: a 400, like any other.
         if let Some(tag) = asked {
-            return match Lang::parse(&tag) {
-                Some(lang) => Ok(RequestLang(Some(lang))),
-                None => Err(Error::BadRequest(format!("lang: {}", Lang::unknown(&tag)))),
-            };
+            return Ok(RequestLang(Some(asked_lang(&tag)?)));
         }
         let header = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok());
         Ok(RequestLang(header.and_then(Lang::from_accept_language)))
