@@ -33,6 +33,7 @@ use cadena::indexer::Indexer;
 use cadena::ingest::{LoadRequest, load_file};
 use cadena::matching::evaluation;
 use cadena::matching::{DEFAULT_POSSIBLE_THRESHOLD, Matcher, ScreeningQuery, Thresholds};
+use cadena::progress::Progress;
 use cadena::records::RecordKind;
 use cadena::rules::Ruleset;
 use cadena::screening::PreparedFile;
@@ -99,7 +100,7 @@ fn main() -> anyhow::Result<()> {
             report.dataset.n_rejected
         );
         let started = Instant::now();
-        let indexed = runtime.block_on(Indexer::open(&store, &index_dir)?.rebuild())?.n_indexed;
+        let indexed = runtime.block_on(Indexer::open(&store, &index_dir)?.rebuild(&Progress::hidden()))?.n_indexed;
         let build_seconds = started.elapsed().as_secs_f64();
         println!("index build from the store: {indexed} entities in {build_seconds:.1} s (target at most 180 s)");
     }
@@ -188,7 +189,7 @@ fn main() -> anyhow::Result<()> {
     for n_threads in [1, threads] {
         let started = Instant::now();
         let prepared = runtime.block_on(PreparedFile::read(&store, "suppliers.csv", suppliers.clone().into_bytes()))?;
-        let rows = prepared.screen(&matcher, &matcher.index().view(), &ruleset, n_threads)?;
+        let rows = prepared.screen(&matcher, &matcher.index().view(), &ruleset, n_threads, &Progress::hidden())?;
         let rate = rows.len() as f64 / started.elapsed().as_secs_f64();
         println!("batch screening, {n_threads} thread(s): {} rows at {rate:.0} rows/s", rows.len());
         per_second.push(rate);

@@ -19,6 +19,7 @@ use crate::matching::index::INDEXED_KINDS;
 use crate::matching::{Matcher, SearchQuery, Thresholds};
 use crate::monitoring::webhooks::{Deliverer, RetryPolicy};
 use crate::monitoring::{AlertKind, AlertStatus, JobKind, Monitor};
+use crate::progress::Progress;
 use crate::records::RecordKind;
 use crate::rules::{RulesError, Ruleset};
 use crate::screening::{self, PreparedFile};
@@ -87,9 +88,11 @@ pub async fn ingest(
     for kind in kinds {
         let request =
             LoadRequest { kind, source: source.to_owned(), file_name: file_name.clone(), bytes: bytes.clone() };
-        let options = ingest::LoadOptions { format: Some(format), column_map: column_map.clone() };
-        let report = ingest::load_file_as(store, request, &options).await?;
-        print_load_summary(&report);
+        let progress = Progress::counting(format!("loading {kind} from {}", short_name(path)), "rows");
+        let options = ingest::LoadOptions { format: Some(format), column_map: column_map.clone(), progress };
+        let loaded = ingest::load_file_as(store, request, &options).await;
+        options.progress.finish();
+        print_load_summary(&loaded?);
         indexed_kinds |= INDEXED_KINDS.contains(&kind);
         monitored_kinds |= JobKind::after_load(kind).is_some();
     }
@@ -98,8 +101,10 @@ pub async fn ingest(
         // whichever process writes it (this one, or a running `cadena serve`) catches up.
         let caught_up = async {
             let indexer = Indexer::open(store, index_dir)?;
-            let done = indexer.catch_up().await?;
-            anyhow::Ok((done, indexer))
+            let progress = Progress::counting("indexing", "entities");
+            let done = indexer.catch_up_showing(&progress).await;
+            progress.finish();
+            anyhow::Ok((done?, indexer))
         };
         let indexer = match caught_up.await {
             Ok((done, indexer)) => {
@@ -219,7 +224,10 @@ pub fn ingest_ilab(data_dir: &Path, path: &Path, edition: Option<&str>) -> anyho
 pub async fn reindex(store: &Store, index_dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     let indexer = Indexer::open(store, index_dir)?;
-    let done = indexer.rebuild().await?;
+    let progress = Progress::counting("rebuilding the index", "entities");
+    let done = indexer.rebuild(&progress).await;
+    progress.finish();
+    let done = done?;
     println!(
         "indexed {} entities in {:.1} s into {}; the index reflects store version {}",
         done.n_indexed,
@@ -279,6 +287,7 @@ pub async fn check_index(store: &Store, index_dir: &Path, repair: bool) -> anyho
 /// writes it, to that process's newest commit), saying so when it has to build it.
 async fn open_caught_up(store: &Store, index_dir: &Path) -> anyhow::Result<(Matcher, CatchUp)> {
     let indexer = Indexer::open(store, index_dir)?;
+    let mut progress = Progress::counting("indexing", "entities");
     if indexer.is_writer() && indexer.index().view().stamp().is_none() && indexer.index().is_empty() {
         let mut stored = 0;
         for kind in INDEXED_KINDS {
@@ -286,9 +295,12 @@ async fn open_caught_up(store: &Store, index_dir: &Path) -> anyhow::Result<(Matc
         }
         if stored > 0 {
             eprintln!("the index is empty; building it from the store ({stored} records) …");
+            progress = Progress::bar("building the index", stored as u64, "entities");
         }
     }
-    let done = indexer.catch_up().await?;
+    let done = indexer.catch_up_showing(&progress).await;
+    progress.finish();
+    let done = done?;
     let store_version = store.store_version().await?;
     if done.to < store_version {
         eprintln!(
@@ -298,6 +310,11 @@ async fn open_caught_up(store: &Store, index_dir: &Path) -> anyhow::Result<(Matc
         );
     }
     Ok((Matcher::new(indexer.index().clone(), Thresholds::default()), done))
+}
+
+/// A file's name without its folders, for a progress line that fits on one row.
+fn short_name(path: &Path) -> String {
+    path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned()
 }
 
 /// Where `cadena screen` writes its report, and how.
@@ -329,7 +346,10 @@ pub async fn screen(
     let prepared = PreparedFile::read_mapped(store, &file_name, bytes, column_map).await?.in_language(report.lang);
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let view = matcher.index().view();
-    let rows = tokio::task::block_in_place(|| prepared.screen(&matcher, &view, &ruleset, threads))?;
+    let progress = Progress::bar(format!("screening {}", short_name(input)), prepared.len() as u64, "rows");
+    let rows = tokio::task::block_in_place(|| prepared.screen(&matcher, &view, &ruleset, threads, &progress));
+    progress.finish();
+    let rows = rows?;
     let out =
         std::fs::File::create(output).with_context(|| format!("{}: cannot create the report", output.display()))?;
     screening::write_report(&rows, report.format, std::io::BufWriter::new(out))?;

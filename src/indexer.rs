@@ -26,6 +26,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::matching::index::{EntityIndex, INDEX_FORMAT, IndexDrift, IndexStamp, Indexable, IndexedEntity};
+use crate::progress::Progress;
 use crate::records::{Agency, Supplier, WatchlistEntry};
 use crate::store::Store;
 use crate::store::versions::Snapshot;
@@ -123,21 +124,26 @@ impl Indexer {
     /// the index's version changed (or rebuilds it), commits stamped with that version.
     /// When another process writes the index, reloads its newest commit instead.
     pub async fn catch_up(&self) -> anyhow::Result<CatchUp> {
-        self.round(false).await
+        self.round(false, &Progress::hidden()).await
+    }
+
+    /// Catches up as [`Self::catch_up`] does, counting the entities it indexes.
+    pub async fn catch_up_showing(&self, progress: &Progress) -> anyhow::Result<CatchUp> {
+        self.round(false, progress).await
     }
 
     /// Rebuilds the whole index from the store, in place (`cadena reindex`): searches see
-    /// the old index until the rebuilt one commits.
-    pub async fn rebuild(&self) -> anyhow::Result<CatchUp> {
+    /// the old index until the rebuilt one commits. `progress` counts the entities indexed.
+    pub async fn rebuild(&self, progress: &Progress) -> anyhow::Result<CatchUp> {
         anyhow::ensure!(
             self.is_writer() || self.take_writer_if_free()?,
             "the index is being written by another cadena process on this data directory (a running \
              `cadena serve`?); it follows the store by itself, or stop that process to rebuild it"
         );
-        self.round(true).await
+        self.round(true, progress).await
     }
 
-    async fn round(&self, rebuild: bool) -> anyhow::Result<CatchUp> {
+    async fn round(&self, rebuild: bool, progress: &Progress) -> anyhow::Result<CatchUp> {
         let _round = self.round.lock().await;
         if !self.is_writer() {
             self.take_writer_if_free()?;
@@ -171,7 +177,7 @@ impl Indexer {
         let rebuilt = changed_since.is_none();
         // An explicit rebuild (`cadena reindex`) also merges the index into one segment;
         // otherwise the writer's merge policy merges in the background.
-        let applied = self.apply(&mut snapshot, changed_since, &stamp, rebuild).await;
+        let applied = self.apply(&mut snapshot, changed_since, &stamp, rebuild, progress).await;
         snapshot.close().await?;
         let n_indexed = match applied {
             Ok(n_indexed) => n_indexed,
@@ -195,6 +201,7 @@ impl Indexer {
         changed_since: Option<i64>,
         stamp: &IndexStamp,
         merge: bool,
+        progress: &Progress,
     ) -> anyhow::Result<u64> {
         if changed_since.is_none() {
             self.with_writer(|writer, _| {
@@ -204,10 +211,13 @@ impl Indexer {
             .await?;
         }
         let mut n_indexed = 0;
-        n_indexed += self.index_kind::<WatchlistEntry>(snapshot, changed_since).await?;
-        n_indexed += self.index_kind::<Supplier>(snapshot, changed_since).await?;
-        n_indexed += self.index_kind::<Agency>(snapshot, changed_since).await?;
+        n_indexed += self.index_kind::<WatchlistEntry>(snapshot, changed_since, progress).await?;
+        n_indexed += self.index_kind::<Supplier>(snapshot, changed_since, progress).await?;
+        n_indexed += self.index_kind::<Agency>(snapshot, changed_since, progress).await?;
         let stamp = stamp.clone();
+        if merge {
+            progress.set_message("merging the index into one segment");
+        }
         self.with_writer(move |writer, index| {
             index.commit(writer, &stamp)?;
             if merge {
@@ -322,6 +332,7 @@ impl Indexer {
         &self,
         snapshot: &mut Snapshot,
         changed_since: Option<i64>,
+        progress: &Progress,
     ) -> anyhow::Result<u64> {
         // The next page is read from the store while the current one is indexed, and
         // each page's documents are built on every core: the store, the building and
@@ -330,7 +341,8 @@ impl Indexer {
         let mut page = snapshot.page_records::<R>(changed_since, None, PAGE_SIZE).await?;
         while let Some(last) = page.last() {
             let after = Some((last.source.clone(), last.key.clone()));
-            count += page.len() as u64;
+            let entities_in_page = page.len() as u64;
+            count += entities_in_page;
             let entities: Vec<IndexedEntity> =
                 page.iter().map(|stored| stored.record.to_entity(&stored.source)).collect();
             let replace = changed_since.is_some();
@@ -348,6 +360,7 @@ impl Indexer {
             let next_page = snapshot.page_records::<R>(changed_since, after.as_ref(), PAGE_SIZE);
             let (indexed, next_page) = tokio::join!(indexing, next_page);
             indexed?;
+            progress.inc(entities_in_page);
             page = next_page?;
         }
         Ok(count)

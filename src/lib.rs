@@ -23,6 +23,7 @@
 //! - `http`: the HTTP API served by `cadena serve`.
 //! - `demo`: the bundled, fictional demo dataset.
 //! - `cli`: what the command-line subcommands do.
+//! - `progress`: progress of long command-line work, shown on a terminal only.
 
 pub mod audit;
 pub mod cli;
@@ -36,6 +37,7 @@ pub mod ingest;
 pub mod lang;
 pub mod matching;
 pub mod monitoring;
+pub mod progress;
 pub mod records;
 pub mod request;
 pub mod rules;

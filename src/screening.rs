@@ -21,6 +21,7 @@ use crate::lang::{Lang, pick};
 use crate::matching::index::IndexView;
 use crate::matching::score::PairBasis;
 use crate::matching::{Match, Matcher, ScreeningQuery, Signal, Strength, TaxIdEvidence};
+use crate::progress::Progress;
 use crate::records::{
     Agency, ColumnMap, LicenceEntry, ProcurementLine, RecordKind, Supplier, check_column_map, parse_row,
 };
@@ -647,15 +648,18 @@ impl PreparedFile {
     }
 
     /// Screens every row in one index view on `threads` threads (this blocks: run it off
-    /// the async executor); the report rows come back in input order.
+    /// the async executor); the report rows come back in input order. `progress` counts
+    /// the rows screened.
     pub fn screen(
         &self,
         matcher: &Matcher,
         view: &IndexView,
         ruleset: &Ruleset,
         threads: usize,
+        progress: &Progress,
     ) -> anyhow::Result<Vec<ReportRow>> {
-        self.screen_range(matcher, view, ruleset, 0..self.len(), threads)
+        let screener = Screener { matcher, view, ruleset, context: &self.context, lang: self.lang };
+        screen_rows(&screener, &self.parsed.file_name, &self.parsed.rows, threads, progress)
     }
 
     /// Screens the rows with these indexes (0-based, in file order), as [`Self::screen`].
@@ -670,7 +674,7 @@ impl PreparedFile {
         let screener = Screener { matcher, view, ruleset, context: &self.context, lang: self.lang };
         let start = range.start.min(self.len());
         let end = range.end.min(self.len());
-        screen_rows(&screener, &self.parsed.file_name, &self.parsed.rows[start..end], threads)
+        screen_rows(&screener, &self.parsed.file_name, &self.parsed.rows[start..end], threads, &Progress::hidden())
     }
 }
 
@@ -680,6 +684,7 @@ fn screen_rows(
     file_name: &str,
     rows: &[(u64, Result<Input, RowError>)],
     threads: usize,
+    progress: &Progress,
 ) -> anyhow::Result<Vec<ReportRow>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
@@ -707,6 +712,7 @@ fn screen_rows(
                 };
                 report_row.dataset_version = screener.view.version();
                 report_row.ruleset_digest = screener.ruleset.digest().to_owned();
+                progress.inc(1);
                 Ok(report_row)
             })
             .collect()

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::csv_reader::{CsvFile, CsvRow};
 use crate::import::{self, Format, Located};
+use crate::progress::Progress;
 use crate::records::{
     Agency, ColumnMap, LicenceEntry, ProcurementLine, Record, RecordKind, Supplier, WatchlistEntry, parse_row,
 };
@@ -65,6 +66,8 @@ pub struct LoadOptions {
     /// CSV columns sent to fields (header name, field name), as `--map 'Razón Social=name'`;
     /// check them with `records::check_column_map`.
     pub column_map: Vec<(String, String)>,
+    /// Counts the rows read as they are written (`cadena ingest` shows it on a terminal).
+    pub progress: Progress,
 }
 
 /// Records a new load and runs it in this process; the file's format is detected.
@@ -99,7 +102,7 @@ pub async fn run_load_as(
 ) -> anyhow::Result<LoadReport> {
     let format = load_format(request.kind, options.format, &request.file_name, &request.bytes);
     let _lease = store.hold_lease(Job::Load(dataset_id));
-    let rejected = match write_load(store, dataset_id, request, format, options.column_map.clone()).await {
+    let rejected = match write_load(store, dataset_id, request, format, options).await {
         Ok(rejected) => rejected,
         Err(err) => {
             store.fail_load(dataset_id, &format!("{err:#}")).await.context("failed to record the failed load")?;
@@ -145,8 +148,9 @@ async fn write_load(
     dataset_id: i64,
     request: LoadRequest,
     format: Format,
-    column_map: Vec<(String, String)>,
+    options: &LoadOptions,
 ) -> anyhow::Result<Vec<RejectedRow>> {
+    let column_map = options.column_map.clone();
     let file_sha256 = hex::encode(Sha256::digest(&request.bytes));
     let (chunk_tx, mut chunk_rx) = mpsc::channel::<ParsedChunk>(4);
     let kind = request.kind;
@@ -169,8 +173,10 @@ async fn write_load(
         write_chunk(&mut tx, kind, &request.source, dataset_id, &chunk.records, &mut counts)
             .await
             .context("failed to write records")?;
-        counts.n_rows += (chunk.records.len() + chunk.n_rejected_rows) as i64;
+        let n_rows = chunk.records.len() + chunk.n_rejected_rows;
+        counts.n_rows += n_rows as i64;
         counts.n_rejected += chunk.n_rejected_rows as i64;
+        options.progress.inc(n_rows as u64);
         rejected.extend(chunk.rejected);
     }
     let file_info = parser.await.context("the file's parser stopped unexpectedly")??;

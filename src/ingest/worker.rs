@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::{LoadOptions, LoadReport, LoadRequest, run_load_as};
 use crate::import::Format;
+use crate::progress::Progress;
 use crate::store::{DatasetVersion, Store};
 
 /// How often an idle worker looks for loads queued by other processes.
@@ -67,8 +68,11 @@ impl Worker {
                 }
             },
         };
-        let options =
-            LoadOptions { format: dataset.format.as_deref().and_then(Format::parse), column_map: dataset.column_map };
+        let options = LoadOptions {
+            format: dataset.format.as_deref().and_then(Format::parse),
+            column_map: dataset.column_map,
+            progress: Progress::hidden(),
+        };
         let request = LoadRequest { kind: dataset.kind, source: dataset.source, file_name: dataset.file_name, bytes };
         let report = run_load_as(&self.store, dataset.id, request, &options).await?;
         tracing::info!(

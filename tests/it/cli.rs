@@ -444,3 +444,56 @@ fn logs_to_a_pipe_have_no_colour_codes() {
     assert!(stderr.contains("INFO") && stderr.contains("the index caught up with the store"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "no ANSI escape codes: {stderr:?}");
 }
+
+/// Long work shows its progress on a terminal and nothing of it on a pipe: `ingest`
+/// counts rows and then entities indexed, `screen` draws a bar of rows. The terminal is a
+/// real pseudo-terminal, from util-linux's `script`.
+#[test]
+fn progress_is_drawn_on_a_terminal_and_never_on_a_pipe() {
+    let work = tempfile::tempdir().unwrap();
+    let watchlist = work.path().join("lista.csv");
+    let mut rows = String::from("entity_id,list,name,country\n");
+    for at in 0..30_000 {
+        rows.push_str(&format!("W-{at},Lista de prueba,Empresa Número {at} Sociedad Anónima,PE\n"));
+    }
+    std::fs::write(&watchlist, rows).unwrap();
+    let cadena = env!("CARGO_BIN_EXE_cadena");
+    let on_a_terminal = |args: &str| {
+        let output = Command::new("script")
+            .args(["--quiet", "--return", "--command", &format!("{cadena} {args}"), "/dev/null"])
+            .env("CADENA_DATA_DIR", work.path())
+            .env_remove("CADENA_DATABASE_URL")
+            .env("CADENA_LOG", "warn")
+            .env("TERM", "xterm")
+            .stdin(Stdio::null())
+            .output()
+            .expect("util-linux's `script` runs a command on a pseudo-terminal");
+        let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{args} failed:\n{shown}");
+        shown
+    };
+    let shown = on_a_terminal(&format!("ingest watchlist {}", watchlist.display()));
+    assert!(shown.contains("loading watchlist from") && shown.contains(" rows ("), "{shown}");
+    assert!(shown.contains("indexing") && shown.contains(" entities ("), "{shown}");
+    assert!(shown.contains("30000 rows: 30000 inserted"), "the summary follows the progress: {shown}");
+
+    let suppliers = work.path().join("proveedores.csv");
+    std::fs::write(&suppliers, "supplier_id,name,country\nS-1,Empresa Número 7 Sociedad Anónima,PE\n").unwrap();
+    let report = work.path().join("informe.csv");
+    let shown = on_a_terminal(&format!("screen {} --out {}", suppliers.display(), report.display()));
+    assert!(shown.contains("screening ") && shown.contains("/1 rows ("), "{shown}");
+
+    let piped = Command::new(cadena)
+        .args(["ingest", "watchlist"])
+        .arg(&watchlist)
+        .env("CADENA_DATA_DIR", work.path())
+        .env_remove("CADENA_DATABASE_URL")
+        .env("CADENA_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    let (stdout, stderr) = (String::from_utf8_lossy(&piped.stdout), String::from_utf8_lossy(&piped.stderr));
+    assert!(stdout.contains("30000 rows: 0 inserted, 0 updated, 30000 unchanged"), "{stdout}");
+    assert!(!stderr.contains("loading") && !stderr.contains("indexing"), "no progress on a pipe: {stderr:?}");
+    assert!(!stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'), "no escape codes on a pipe");
+}

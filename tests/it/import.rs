@@ -9,6 +9,7 @@ use cadena::ingest::{self, LoadOptions, LoadReport, LoadRequest};
 
 use cadena::matching::index::EntityIndex;
 use cadena::matching::{Matcher, Thresholds};
+use cadena::progress::Progress;
 use cadena::records::{LicenceEntry, ProcurementLine, RecordKind, Supplier, WatchlistEntry, check_column_map};
 use cadena::rules::Ruleset;
 use cadena::screening::{self, PreparedFile};
@@ -203,7 +204,7 @@ async fn ocds_samples_screen_end_to_end() {
             }
         };
         let prepared = PreparedFile::read(&db.store, &path.display().to_string(), bytes).await.unwrap();
-        let rows = prepared.screen(&matcher, &view, &ruleset, 2).unwrap();
+        let rows = prepared.screen(&matcher, &view, &ruleset, 2, &Progress::hidden()).unwrap();
         assert_eq!(rows.len(), expected_lines, "{}", path.display());
         for row in &rows {
             n_rows += 1;
@@ -274,7 +275,7 @@ async fn spanish_headers_and_an_operator_map_load_suppliers(store: Store) {
     let err = ingest::load_file(&store, request(file)).await.unwrap_err();
     assert!(format!("{err:#}").contains("lacks the required column supplier_id"), "{err:#}");
     let column_map = check_column_map(RecordKind::Suppliers, &["Cód. Proveedor=supplier_id".to_owned()]).unwrap();
-    let options = LoadOptions { format: None, column_map };
+    let options = LoadOptions { format: None, column_map, ..LoadOptions::default() };
     let report = ingest::load_file_as(&store, request(file), &options).await.unwrap();
     assert_eq!(counts(&report), [1, 1, 0, 0, 0]);
     let supplier: Supplier = store.get_record("erp", "P-1").await.unwrap().unwrap();

@@ -12,6 +12,7 @@ use cadena::matching::score::compare;
 use cadena::matching::{
     DEFAULT_POSSIBLE_THRESHOLD, Matcher, ScreeningQuery, SearchQuery, Signal, Strength, Thresholds,
 };
+use cadena::progress::Progress;
 use cadena::records::RecordKind;
 use cadena::rules::Ruleset;
 use cadena::screening::{PreparedFile, ReportRow, write_report_csv};
@@ -336,7 +337,7 @@ async fn the_index_follows_loads(store: Store) {
 
     // A rebuild from the store gives the same index: the same entities, the same stamp.
     let rebuilt = Indexer::open(&store, &dir.path().join("rebuilt")).unwrap();
-    assert_eq!(rebuilt.rebuild().await.unwrap().n_indexed, 3);
+    assert_eq!(rebuilt.rebuild(&Progress::hidden()).await.unwrap().n_indexed, 3);
     let entities = |indexer: &Indexer| {
         let index = indexer.index();
         let mut entities = index.all_entities(&index.view()).unwrap();
@@ -364,13 +365,13 @@ async fn one_writer_per_index_directory(store: Store) {
     assert_eq!(followed.to, store.store_version().await.unwrap(), "it sees the writer's commit");
     assert!(follower.status().borrow().caught_up_once);
     assert_eq!(follower.index().len(), writer.index().len());
-    assert!(follower.rebuild().await.unwrap_err().to_string().contains("another cadena process"));
+    assert!(follower.rebuild(&Progress::hidden()).await.unwrap_err().to_string().contains("another cadena process"));
 }
 
 /// Screens a CSV text with the bundled rules on two threads.
 async fn screen(store: &Store, matcher: &Matcher, file_name: &str, csv: &str) -> Vec<ReportRow> {
     let prepared = PreparedFile::read(store, file_name, csv.as_bytes().to_vec()).await.unwrap();
-    prepared.screen(matcher, &matcher.index().view(), &Ruleset::bundled(), 2).unwrap()
+    prepared.screen(matcher, &matcher.index().view(), &Ruleset::bundled(), 2, &Progress::hidden()).unwrap()
 }
 
 async fn screening_a_procurement_file_scores_risk(store: Store) {
@@ -405,7 +406,7 @@ async fn batch_screening_keeps_input_order_on_many_threads(store: Store) {
         csv.push_str(&format!("S-{i},{name}\n"));
     }
     let prepared = PreparedFile::read(&store, "suppliers.csv", csv.into_bytes()).await.unwrap();
-    let rows = prepared.screen(&matcher, &matcher.index().view(), &Ruleset::bundled(), 3).unwrap();
+    let rows = prepared.screen(&matcher, &matcher.index().view(), &Ruleset::bundled(), 3, &Progress::hidden()).unwrap();
     for (i, row) in rows.iter().enumerate() {
         assert_eq!((row.input_id.clone(), row.match_entity_id.clone()), (format!("S-{i}"), format!("W-{i}")));
     }
