@@ -19,6 +19,7 @@ use crate::decisions::{Decisions, DismissedMatch, Review, ReviewedMatch};
 use crate::import::{Format, Purpose, RejectedRow};
 use crate::lang::{Lang, pick};
 use crate::matching::index::IndexView;
+use crate::matching::normalize::NamePart;
 use crate::matching::score::PairBasis;
 use crate::matching::{Match, Matcher, ScreeningQuery, Signal, Strength, TaxIdEvidence};
 use crate::progress::Progress;
@@ -377,10 +378,12 @@ pub fn explain(found: &Match, lang: Lang) -> String {
         })
         .collect();
     let mut text = format!(
-        "\"{}\" {} \"{}\" ({} {}: {})",
+        "\"{}\"{} {} \"{}\"{} ({} {}: {})",
         e.query_name,
+        name_part_note(e.query_part, lang),
         words(["coincide con", "corresponde a", "matched"]),
         e.matched_name,
+        name_part_note(e.matched_part, lang),
         words(["nombre", "nome", "name"]),
         score_text(e.name_score, 3),
         pairs.join(", ")
@@ -425,6 +428,21 @@ pub fn explain(found: &Match, lang: Lang) -> String {
     text
 }
 
+/// Which part of a name matched, as a report says it after the name; empty for the whole.
+fn name_part_note(part: NamePart, lang: Lang) -> String {
+    let note = match part {
+        NamePart::Whole => return String::new(),
+        NamePart::OutsideParentheses => pick(
+            lang,
+            ["sin lo que va entre paréntesis", "sem o que está entre parênteses", "without the words in parentheses"],
+        ),
+        NamePart::InParentheses => {
+            pick(lang, ["lo que va entre paréntesis", "o que está entre parênteses", "the words in parentheses"])
+        }
+    };
+    format!(" ({note})")
+}
+
 /// Why two words were paired, as a report says it; empty for plain spelling.
 fn pair_basis_note(basis: PairBasis, lang: Lang) -> &'static str {
     match basis {
@@ -436,6 +454,7 @@ fn pair_basis_note(basis: PairBasis, lang: Lang) -> &'static str {
             pick(lang, ["forma jurídica equivalente", "forma jurídica equivalente", "legal-form equivalent"])
         }
         PairBasis::LegalForm => pick(lang, ["forma jurídica", "forma jurídica", "legal form"]),
+        PairBasis::Sound => pick(lang, ["por el sonido", "pelo som", "by sound"]),
     }
 }
 
@@ -902,5 +921,32 @@ mod tests {
         ] {
             assert_eq!(score_text(score, decimals), shown, "{score} to {decimals} places");
         }
+    }
+
+    #[test]
+    fn an_explanation_says_which_part_of_a_name_matched_and_by_what() {
+        use crate::matching::index::{EntityIndex, IndexedEntity};
+        let dir = tempfile::tempdir().unwrap();
+        let index = EntityIndex::open_or_create(dir.path()).unwrap();
+        let entity = IndexedEntity {
+            kind: "watchlist".to_owned(),
+            source: "eu".to_owned(),
+            entity_id: "1".to_owned(),
+            names: vec!["SERVIS-SN".to_owned()],
+            ..IndexedEntity::default()
+        };
+        let matcher = Matcher::new(index, crate::matching::Thresholds::default());
+        let query = ScreeningQuery {
+            name: "Общество с Ограниченной Ответственностью «СЕРВИС-СН» (ООО «СЕРВИС-СН»)".to_owned(),
+            ..ScreeningQuery::default()
+        };
+        let found = matcher.compare(&query, entity.clone());
+        assert_eq!(found.explanation.query_part, NamePart::OutsideParentheses);
+        assert!(explain(&found, Lang::En).contains("(without the words in parentheses) matched \"SERVIS-SN\""));
+        assert!(explain(&found, Lang::Es).contains("(sin lo que va entre paréntesis)"));
+        let query = ScreeningQuery { name: "Kompel".to_owned(), ..ScreeningQuery::default() };
+        let found = matcher.compare(&query, IndexedEntity { names: vec!["Compel".to_owned()], ..entity });
+        assert!(explain(&found, Lang::En).contains("kompel~compel 0.90 (by sound)"), "{}", explain(&found, Lang::En));
+        assert!(explain(&found, Lang::Pt).contains("(pelo som)"));
     }
 }

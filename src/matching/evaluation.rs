@@ -12,8 +12,6 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::normalize::normalize;
-use super::score::compare;
 use super::{Matcher, ScreeningQuery};
 
 /// A listed entity of an evaluation set.
@@ -181,7 +179,7 @@ pub fn pairs_right(pairs: &[NamePair], threshold: f64) -> usize {
     pairs
         .iter()
         .filter(|pair| {
-            let score = compare(&normalize(&pair.left), &normalize(&pair.right)).score;
+            let score = super::compare_names(&pair.left, &pair.right).score;
             (score >= threshold) == pair.is_match
         })
         .count()

@@ -15,7 +15,7 @@ pub mod score;
 use serde::{Deserialize, Serialize};
 
 use self::index::{CandidateQuery, EntityIndex, Filters, IndexView, IndexedEntity, licence_number_key};
-use self::normalize::{NormalizedName, normalize};
+use self::normalize::{NamePart, NormalizedName, Reading, readings};
 use self::score::{NameComparison, WordPair, compare};
 use crate::records::RecordKind;
 use crate::records::fields::{self, tax_id_key};
@@ -125,8 +125,15 @@ impl Signal {
 pub struct Explanation {
     /// The query name (or alias) that matched best.
     pub query_name: String,
+    /// Which part of the query name matched: the whole name, or the name without its
+    /// words in parentheses, or those words alone, when they are another name of it.
+    #[serde(default)]
+    pub query_part: NamePart,
     /// The listed name (or alias) it matched.
     pub matched_name: String,
+    /// Which part of the listed name matched.
+    #[serde(default)]
+    pub matched_part: NamePart,
     pub name_score: f64,
     pub word_pairs: Vec<WordPair>,
     pub unmatched_query_words: Vec<String>,
@@ -231,8 +238,11 @@ impl Matcher {
     /// Screens one supplier or agency against the watchlists of one index view: every
     /// entity at or above the *possible* threshold, best first.
     pub fn screen_in(&self, view: &IndexView, query: &ScreeningQuery) -> anyhow::Result<Vec<Match>> {
-        let names: Vec<NormalizedName> =
-            std::iter::once(&query.name).chain(&query.aliases).map(|name| normalize(name)).collect();
+        let query_names = QueryName::all(query);
+        let names: Vec<NormalizedName> = query_names
+            .iter()
+            .flat_map(|query_name| query_name.readings.iter().map(|reading| reading.name.clone()))
+            .collect();
         let tax_id = query.tax_id.as_deref().and_then(tax_id_key);
         let candidate_query = CandidateQuery {
             kind: RecordKind::Watchlist,
@@ -242,11 +252,9 @@ impl Matcher {
             filters: Filters::default(),
         };
         let candidates = self.index.candidates(view, &candidate_query, CANDIDATE_BUDGET)?;
-        let query_names: Vec<&str> =
-            std::iter::once(query.name.as_str()).chain(query.aliases.iter().map(String::as_str)).collect();
         let mut matches: Vec<Match> = candidates
             .into_iter()
-            .map(|entity| self.rescore(query, &query_names, &names, entity))
+            .map(|entity| self.rescore(query, &query_names, entity))
             .filter(|found| found.strength >= Strength::Possible)
             .collect();
         sort_best_first(&mut matches);
@@ -257,22 +265,13 @@ impl Matcher {
     /// same scoring as [`Matcher::screen_in`], for one pair found some other way, such as
     /// monitoring's reverse search from a listed entity to the suppliers like it).
     pub fn compare(&self, query: &ScreeningQuery, entity: IndexedEntity) -> Match {
-        let names: Vec<NormalizedName> =
-            std::iter::once(&query.name).chain(&query.aliases).map(|name| normalize(name)).collect();
-        let query_names: Vec<&str> =
-            std::iter::once(query.name.as_str()).chain(query.aliases.iter().map(String::as_str)).collect();
-        self.rescore(query, &query_names, &names, entity)
+        self.rescore(query, &QueryName::all(query), entity)
     }
 
     /// Compares a query with one candidate: best name pair, then tax id and country.
-    fn rescore(
-        &self,
-        query: &ScreeningQuery,
-        query_names: &[&str],
-        names: &[NormalizedName],
-        entity: IndexedEntity,
-    ) -> Match {
-        let (query_name, matched_name, comparison) = best_name_pair(query_names, names, &entity.names);
+    fn rescore(&self, query: &ScreeningQuery, query_names: &[QueryName], entity: IndexedEntity) -> Match {
+        let best = best_name_pair(query_names, &entity.names);
+        let comparison = best.comparison;
         let name_score = comparison.score;
         let mut score = name_score;
         let mut signals = Vec::new();
@@ -323,8 +322,10 @@ impl Matcher {
         }
         let strength = self.strength(score);
         let explanation = Explanation {
-            query_name,
-            matched_name,
+            query_name: best.query_name,
+            query_part: best.query_part,
+            matched_name: best.matched_name,
+            matched_part: best.matched_part,
             name_score,
             word_pairs: comparison.pairs,
             unmatched_query_words: comparison.unmatched_query,
@@ -361,7 +362,8 @@ impl Matcher {
         if text.is_empty() {
             return Ok(Vec::new());
         }
-        let names = vec![normalize(text)];
+        let query_names = vec![QueryName::new(text)];
+        let names: Vec<NormalizedName> = query_names[0].readings.iter().map(|reading| reading.name.clone()).collect();
         let id_key = tax_id_key(text);
         let licence_key = licence_number_key(text);
         let filters = Filters {
@@ -384,12 +386,15 @@ impl Matcher {
                 let exact_id = id_key.is_some()
                     && (entity.tax_id == id_key
                         || entity.licence_number.as_deref().and_then(licence_number_key) == licence_key);
-                let (query_name, matched_name, comparison) = best_name_pair(&[text], &names, &entity.names);
+                let best = best_name_pair(&query_names, &entity.names);
+                let comparison = best.comparison;
                 let coverage = query_coverage(&comparison, &names[0]);
                 let score = if exact_id { 1.0 } else { 0.8 * coverage + 0.2 * comparison.score };
                 let explanation = Explanation {
-                    query_name,
-                    matched_name,
+                    query_name: best.query_name,
+                    query_part: best.query_part,
+                    matched_name: best.matched_name,
+                    matched_part: best.matched_part,
                     name_score: comparison.score,
                     word_pairs: comparison.pairs,
                     unmatched_query_words: comparison.unmatched_query,
@@ -428,26 +433,70 @@ fn query_coverage(comparison: &NameComparison, query: &NormalizedName) -> f64 {
     (covered / total).min(1.0)
 }
 
-/// The best-scoring pair of a query name and a listed name.
-fn best_name_pair(
-    query_names: &[&str],
-    normalized: &[NormalizedName],
-    listed: &[String],
-) -> (String, String, NameComparison) {
-    let mut best: Option<(String, String, NameComparison)> = None;
+/// Compares two written names as screening does: every reading of one with every
+/// reading of the other, the best comparison kept.
+pub fn compare_names(query: &str, listed: &str) -> NameComparison {
+    best_name_pair(&[QueryName::new(query)], &[listed.to_owned()]).comparison
+}
+
+/// One name of a query (its name or an alias) with its readings.
+struct QueryName<'a> {
+    raw: &'a str,
+    readings: Vec<Reading>,
+}
+
+impl<'a> QueryName<'a> {
+    fn new(raw: &'a str) -> QueryName<'a> {
+        QueryName { raw, readings: readings(raw) }
+    }
+
+    /// The query's name and its aliases.
+    fn all(query: &'a ScreeningQuery) -> Vec<QueryName<'a>> {
+        std::iter::once(&query.name).chain(&query.aliases).map(|name| QueryName::new(name)).collect()
+    }
+}
+
+/// The best-scoring pair of a query name and a listed name, with the parts that matched.
+struct BestPair {
+    query_name: String,
+    query_part: NamePart,
+    matched_name: String,
+    matched_part: NamePart,
+    comparison: NameComparison,
+}
+
+/// The best-scoring pair of a reading of a query name and a reading of a listed name.
+fn best_name_pair(query_names: &[QueryName], listed: &[String]) -> BestPair {
+    let mut best: Option<BestPair> = None;
     for listed_name in listed {
-        let listed_normalized = normalize(listed_name);
-        for (query_name, query_normalized) in query_names.iter().zip(normalized) {
-            let comparison = compare(query_normalized, &listed_normalized);
-            if best.as_ref().is_none_or(|(_, _, current)| comparison.score > current.score) {
-                best = Some(((*query_name).to_owned(), listed_name.clone(), comparison));
+        for listed_reading in readings(listed_name) {
+            for query_name in query_names {
+                for query_reading in &query_name.readings {
+                    let comparison = compare(&query_reading.name, &listed_reading.name);
+                    if best.as_ref().is_none_or(|current| comparison.score > current.comparison.score) {
+                        best = Some(BestPair {
+                            query_name: query_name.raw.to_owned(),
+                            query_part: query_reading.part,
+                            matched_name: listed_name.clone(),
+                            matched_part: listed_reading.part,
+                            comparison,
+                        });
+                    }
+                }
             }
         }
     }
-    best.unwrap_or_else(|| {
-        let empty =
-            NameComparison { score: 0.0, pairs: Vec::new(), unmatched_query: Vec::new(), unmatched_listed: Vec::new() };
-        (query_names.first().map(|name| (*name).to_owned()).unwrap_or_default(), String::new(), empty)
+    best.unwrap_or_else(|| BestPair {
+        query_name: query_names.first().map(|name| name.raw.to_owned()).unwrap_or_default(),
+        query_part: NamePart::Whole,
+        matched_name: String::new(),
+        matched_part: NamePart::Whole,
+        comparison: NameComparison {
+            score: 0.0,
+            pairs: Vec::new(),
+            unmatched_query: Vec::new(),
+            unmatched_listed: Vec::new(),
+        },
     })
 }
 

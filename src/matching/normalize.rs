@@ -162,8 +162,6 @@ const GENERIC_WORDS: &[&str] = &[
     "company",
     "companies",
     "group",
-    "holding",
-    "holdings",
     "international",
     "intl",
     "industries",
@@ -240,7 +238,7 @@ static PLACES: LazyLock<HashSet<String>> = LazyLock::new(|| {
 });
 
 /// A word as split from the raw name, with where it stood.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct RawWord {
     text: String,
     in_parentheses: bool,
@@ -257,6 +255,90 @@ pub fn normalize(raw: &str) -> NormalizedName {
     // and a hostile one must not cost seconds.
     words.truncate(MAX_WORDS);
     NormalizedName { words: classify(numbers_as_digits(words), true) }
+}
+
+/// Which part of a written name a [`Reading`] is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NamePart {
+    /// The name as written.
+    #[default]
+    Whole,
+    /// The name without the words in parentheses, when those are another name of it.
+    OutsideParentheses,
+    /// The words in parentheses alone, when they are another name of the entity (`ООО
+    /// «СЕРВИС-СН»` in `Общество с ограниченной ответственностью «СЕРВИС-СН» (ООО «СЕРВИС-СН»)`).
+    InParentheses,
+}
+
+/// One way of reading a written name: the whole of it, or one of its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    pub part: NamePart,
+    pub name: NormalizedName,
+}
+
+/// The ways a name can be read: as written and, when its words in parentheses are
+/// another name of the same entity, also without them and as those words alone.
+///
+/// Words in parentheses are another name when they share a distinctive word with the
+/// rest (`Closed Joint Stock Company Turborus (Turborus)`, `(АО «Элара»)`), or when one
+/// part is the initials of the other (`Korean National Insurance Company (KNIC)`,
+/// `N.T.A. (National Teachers Academy)`). Otherwise they only qualify the name (`Reavis
+/// (Blended)`, `MFK Fulcrum (Russia)`) and the name is read whole only. A single word
+/// in parentheses (an acronym) is not read on its own: alone it is weak evidence, which
+/// the acronym pairing of [`super::score::compare`] weighs with the rest of the name.
+pub fn readings(raw: &str) -> Vec<Reading> {
+    let mut words = split(raw);
+    words.truncate(MAX_WORDS);
+    let whole = NormalizedName { words: classify(numbers_as_digits(words.clone()), true) };
+    let mut readings = vec![Reading { part: NamePart::Whole, name: whole }];
+    let (inside, outside): (Vec<RawWord>, Vec<RawWord>) = words.into_iter().partition(|word| word.in_parentheses);
+    if inside.is_empty() || outside.is_empty() {
+        return readings;
+    }
+    let inside: Vec<RawWord> = inside.into_iter().map(|word| RawWord { in_parentheses: false, ..word }).collect();
+    let inside = NormalizedName { words: classify(numbers_as_digits(inside), true) };
+    let outside = NormalizedName { words: classify(numbers_as_digits(outside), true) };
+    if names_one_another(&inside, &outside) {
+        readings.push(Reading { part: NamePart::OutsideParentheses, name: outside });
+        if inside.words.len() > 1 {
+            readings.push(Reading { part: NamePart::InParentheses, name: inside });
+        }
+    }
+    readings
+}
+
+/// Whether the words in parentheses and the rest of a name are two names of one entity:
+/// they share a distinctive word, or one is a single word made of the other's initials.
+fn names_one_another(inside: &NormalizedName, outside: &NormalizedName) -> bool {
+    let distinctive = |name: &NormalizedName| -> Vec<String> {
+        name.words
+            .iter()
+            .filter(|word| word.class == WordClass::Regular && word.text.bytes().any(|byte| byte.is_ascii_alphabetic()))
+            .map(|word| word.text.clone())
+            .collect()
+    };
+    let (ours, theirs) = (distinctive(inside), distinctive(outside));
+    let shares_a_word = ours.iter().any(|word| theirs.contains(word));
+    shares_a_word || is_initials_of(inside, outside) || is_initials_of(outside, inside)
+}
+
+/// Whether one word of `short` is the initials of consecutive words of `long`, particles
+/// skipped (`knic` / `korean national insurance company`).
+fn is_initials_of(short: &NormalizedName, long: &NormalizedName) -> bool {
+    let initials: String = long
+        .words
+        .iter()
+        .filter(|word| word.class != WordClass::Particle)
+        .filter_map(|word| word.text.chars().next())
+        .collect();
+    short.words.iter().any(|word| {
+        word.class == WordClass::Regular
+            && word.text.len() >= 2
+            && word.text.bytes().all(|byte| byte.is_ascii_alphabetic())
+            && initials.contains(&word.text)
+    })
 }
 
 /// Whether a name has a distinctive word of its own: not only legal forms, places,
@@ -569,5 +651,44 @@ mod tests {
     fn a_name_of_legal_form_words_only_keeps_them() {
         let name = normalize("Compañía S.A.");
         assert!(name.words.iter().all(|w| w.class == WordClass::Regular), "{name:?}");
+    }
+
+    fn parts(raw: &str) -> Vec<(NamePart, String)> {
+        readings(raw).into_iter().map(|reading| (reading.part, reading.name.text())).collect()
+    }
+
+    #[test]
+    fn words_in_parentheses_that_name_the_entity_are_read_on_their_own() {
+        use NamePart::*;
+        // EU sanctions aliases dev: the short name with its legal form, in parentheses.
+        assert_eq!(
+            parts("Общество с Ограниченной Ответственностью «СЕРВИС-СН» (ООО «СЕРВИС-СН»)"),
+            [
+                (Whole, "obshchestvo s ogranichennoi otvetstvennostiu servis sn ooo servis sn".to_owned()),
+                (OutsideParentheses, "obshchestvo s ogranichennoi otvetstvennostiu servis sn".to_owned()),
+                (InParentheses, "ooo servis sn".to_owned()),
+            ]
+        );
+        // An acronym of the name: the name is also read without it, but a lone acronym
+        // is not a reading of its own.
+        assert_eq!(
+            parts("Korean National Insurance Company (KNIC)"),
+            [
+                (Whole, "korean national insurance company knic".to_owned()),
+                (OutsideParentheses, "korean national insurance company".to_owned()),
+            ]
+        );
+        // Chicago sites dev: the name written out in parentheses after its initials.
+        assert_eq!(parts("CHICAGO PUBLIC SCHOOLS N.T.A. (NATIONAL TEACHERS ACADEMY)").len(), 3);
+    }
+
+    #[test]
+    fn words_in_parentheses_that_only_qualify_the_name_are_not_another_name() {
+        for raw in
+            ["Reavis (Blended)", "MFK Fulcrum (Russia)", "Texel F.C.G. Technology (2100) Ltd", "Minera Oro Verde"]
+        {
+            assert_eq!(parts(raw).len(), 1, "{raw}: {:?}", parts(raw));
+            assert_eq!(readings(raw)[0].name, normalize(raw), "{raw}: the whole reading is the normalised name");
+        }
     }
 }

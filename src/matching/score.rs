@@ -12,6 +12,9 @@
 //! A word's weight is its class weight ([`class_weight`]), so legal forms, generic words,
 //! qualifiers and particles move the score little either way; word order does not matter.
 
+use std::sync::LazyLock;
+
+use rphonetic::DoubleMetaphone;
 use serde::{Deserialize, Serialize};
 
 use super::normalize::{NormalizedName, WordClass, legal_form_kind};
@@ -48,6 +51,9 @@ pub enum PairBasis {
     LegalFormEquivalent,
     /// Two legal forms not known to be of one kind: they neither make nor break a match.
     LegalForm,
+    /// Spelt apart but sounding alike by Double Metaphone, as two transliterations of one
+    /// word often are (`kompel` ↔ `compel`, `eniks` ↔ `enics`).
+    Sound,
 }
 
 /// One pairing of words between the query name and the listed name.
@@ -100,6 +106,62 @@ fn word_evidence(a: &str, b: &str) -> (f64, PairBasis) {
     if similarity >= MIN_WORD_SIMILARITY { (similarity, basis) } else { (0.0, basis) }
 }
 
+/// The similarity given to two words that sound alike but are spelt apart.
+pub const SOUND_SIMILARITY: f64 = 0.9;
+
+/// The shortest word whose sound is compared: shorter words sound alike too easily.
+const MIN_SOUND_WORD: usize = 5;
+
+/// A word's two Double Metaphone codes (primary and alternate, of any length). Words of
+/// four letters or fewer have none: too many short words sound alike (`alfa` / `alva`).
+#[derive(Debug)]
+struct Sound {
+    /// The word's first letter.
+    first: u8,
+    /// The word's vowels in order (`y` read as `i`), which Double Metaphone drops.
+    vowels: String,
+    primary: String,
+    alternate: String,
+}
+
+impl Sound {
+    fn of(word: &str) -> Option<Sound> {
+        static ENCODER: LazyLock<DoubleMetaphone> = LazyLock::new(|| DoubleMetaphone::new(None));
+        if word.len() < MIN_SOUND_WORD || !word.bytes().all(|byte| byte.is_ascii_alphabetic()) {
+            return None;
+        }
+        let codes = ENCODER.double_metaphone(word);
+        let vowels = word
+            .chars()
+            .filter_map(|ch| if ch == 'y' { Some('i') } else { "aeiou".contains(ch).then_some(ch) })
+            .collect();
+        Some(Sound { first: word.as_bytes()[0], vowels, primary: codes.primary(), alternate: codes.alternate() })
+    }
+
+    /// Whether two words sound alike: they start with the same letter (or with `c` and
+    /// `k`, which transliterations swap: `kompel` / `compel`), have the same vowels, and a
+    /// code of one, of at least two sounds, is a code of the other. Transliterations
+    /// differ in how they write consonants; the first letter and the vowels keep apart
+    /// words that Double Metaphone codes alike but that are other words (`east` /
+    /// `west`, `bayer` / `boyer`).
+    fn is_like(&self, other: &Sound) -> bool {
+        let ours = [&self.primary, &self.alternate];
+        let theirs = [&other.primary, &other.alternate];
+        let same_start = self.first == other.first || (b"ck".contains(&self.first) && b"ck".contains(&other.first));
+        same_start && self.vowels == other.vowels && ours.iter().any(|code| code.len() >= 2 && theirs.contains(code))
+    }
+}
+
+/// Spelling evidence raised to [`SOUND_SIMILARITY`] when the two words sound alike.
+fn sound_evidence(spelling: (f64, PairBasis), ours: &Option<Sound>, theirs: &Option<Sound>) -> (f64, PairBasis) {
+    match (ours, theirs) {
+        (Some(ours), Some(theirs)) if spelling.0 < SOUND_SIMILARITY && ours.is_like(theirs) => {
+            (SOUND_SIMILARITY, PairBasis::Sound)
+        }
+        _ => spelling,
+    }
+}
+
 /// The similarity given to an abbreviation and its word (`intl` ↔ `international`).
 pub const ABBREVIATION_SIMILARITY: f64 = 0.9;
 
@@ -134,6 +196,9 @@ fn counted(similarity: f64) -> f64 {
 
 struct Side<'a> {
     texts: Vec<&'a str>,
+    /// Each word's Double Metaphone codes, for the words long enough to have a sound worth comparing.
+    sounds: Vec<Option<Sound>>,
+    classes: Vec<WordClass>,
     legal_form: Vec<bool>,
     /// Each run of legal-form words, with its kind when the kinds table knows it.
     legal_runs: Vec<(Span, Option<&'static str>)>,
@@ -160,7 +225,23 @@ impl<'a> Side<'a> {
             start += run.max(1);
         }
         let legal_form = name.words.iter().map(|word| word.class == WordClass::LegalForm).collect();
-        Side { used: vec![false; texts.len()], texts, legal_form, legal_runs, weights }
+        let classes = name.words.iter().map(|word| word.class).collect();
+        let sounds = texts.iter().map(|text| Sound::of(text)).collect();
+        Side { used: vec![false; texts.len()], texts, sounds, classes, legal_form, legal_runs, weights }
+    }
+
+    /// The weight of the words left without a partner whose class is one of `classes`.
+    fn unmatched_weight(&self, classes: &[WordClass]) -> f64 {
+        (0..self.texts.len())
+            .filter(|&i| !self.used[i] && classes.contains(&self.classes[i]))
+            .map(|i| self.weights[i])
+            .sum()
+    }
+
+    /// Whether every word that says which entity this is (a distinctive, generic or
+    /// qualifying word) found a partner: the other name holds all of this one.
+    fn is_contained(&self) -> bool {
+        self.unmatched_weight(&[WordClass::Regular, WordClass::Generic, WordClass::Qualifier]) == 0.0
     }
 
     /// The kind of the legal form that word `index` belongs to, when known.
@@ -236,7 +317,7 @@ pub fn compare(query: &NormalizedName, listed: &NormalizedName) -> NameCompariso
                 };
                 (1.0, basis)
             } else {
-                word_evidence(q.texts[i], l.texts[j])
+                sound_evidence(word_evidence(q.texts[i], l.texts[j]), &q.sounds[i], &l.sounds[j])
             };
             push_candidate(&mut candidates, &q, &l, single(i), single(j), evidence);
             for len in 2..=MAX_ACRONYM {
@@ -277,8 +358,46 @@ pub fn compare(query: &NormalizedName, listed: &NormalizedName) -> NameCompariso
     }
 
     let matched: f64 = pairs.iter().map(|pair| counted(pair.similarity) * pair.weight).sum();
+    let total = total - extra_detail_discount(&q, &l) + contradiction_weight(&q, &l);
     let score = if total > 0.0 { (matched / total).clamp(0.0, 1.0) } else { 0.0 };
     NameComparison { score, pairs, unmatched_query: q.unmatched(), unmatched_listed: l.unmatched() }
+}
+
+/// How much of a qualifier's weight it loses when it is only extra detail: the other
+/// name is wholly contained in this one, and the qualifier says where or which branch
+/// (`CARGILL B.V., BERGEN OP ZOOM` against `CARGILL B.V.`), so it does not contradict.
+pub const EXTRA_QUALIFIER_DISCOUNT: f64 = 0.8;
+
+/// How much more a distinctive word weighs when each name has one the other lacks: two
+/// names that share a long prefix but end in different distinctive words (`Mary Crane
+/// League - Morse` and `… - West`) name two branches, so the words that tell them apart
+/// weigh more than the words they share.
+pub const CONTRADICTION_WEIGHT: f64 = 2.0;
+
+/// The weight taken off unpaired qualifiers of a name that holds all of the other.
+fn extra_detail_discount(q: &Side, l: &Side) -> f64 {
+    let discount = |extra: &Side, other: &Side| {
+        if other.is_contained() {
+            extra.unmatched_weight(&[WordClass::Qualifier]) * EXTRA_QUALIFIER_DISCOUNT
+        } else {
+            0.0
+        }
+    };
+    discount(q, l) + discount(l, q)
+}
+
+/// The weight added when both names keep a distinctive word of their own (a word the
+/// name repeats, `Gads Hill Center - Gads Hill Center/Cullerton`, says nothing new).
+fn contradiction_weight(q: &Side, l: &Side) -> f64 {
+    let distinct = |side: &Side| {
+        (0..side.texts.len())
+            .filter(|&i| {
+                !side.used[i] && side.classes[i] == WordClass::Regular && !side.texts[..i].contains(&side.texts[i])
+            })
+            .map(|i| side.weights[i])
+            .sum::<f64>()
+    };
+    distinct(q).min(distinct(l)) * CONTRADICTION_WEIGHT
 }
 
 fn push_candidate(
@@ -375,5 +494,58 @@ mod tests {
         assert!(comparison.pairs.iter().any(|p| p.query == "verdi" && p.listed == "verde" && p.similarity < 1.0));
         assert_eq!(comparison.unmatched_listed, vec!["andino".to_owned()]);
         assert!(comparison.unmatched_query.is_empty());
+    }
+
+    #[test]
+    fn transliterations_that_sound_alike_pair_by_sound() {
+        // The example from the EU sanctions aliases: `AO Kompel` / `JSC Compel`
+        // (c and k begin the same sound).
+        let comparison = compare(&normalize("AO Kompel"), &normalize("JSC Compel"));
+        let pair = comparison.pairs.iter().find(|pair| pair.query == "kompel").expect("kompel paired");
+        assert_eq!((pair.listed.as_str(), pair.basis), ("compel", PairBasis::Sound));
+        assert!(comparison.score >= 0.8, "{comparison:?}");
+        let sounds_alike = |a: &str, b: &str| match (Sound::of(a), Sound::of(b)) {
+            (Some(a), Some(b)) => a.is_like(&b),
+            _ => false,
+        };
+        assert!(sounds_alike("kompel", "compel") && sounds_alike("eniks", "enics"));
+        // Words that Double Metaphone codes alike but that begin apart, or differ in a
+        // vowel, are other words; short words are not compared by sound at all.
+        assert!(!sounds_alike("easter", "wester") && !sounds_alike("bayer", "boyer") && !sounds_alike("alfa", "alva"));
+        // PATSTAT dev against Faker distractors.
+        assert!(score("Bayer AG", "Boyer Ltd") < 0.8, "{}", score("Bayer AG", "Boyer Ltd"));
+        assert!(
+            compare(&normalize("Mary Crane East"), &normalize("Mary Crane West"))
+                .pairs
+                .iter()
+                .all(|p| p.query != "east")
+        );
+    }
+
+    #[test]
+    fn a_distinguishing_word_on_each_side_outweighs_a_long_shared_prefix() {
+        // Chicago sites dev: two branches of one organisation.
+        assert!(score("Mary Crane League - Mary Crane - Morse", "Mary Crane League - Mary Crane - West") < 0.8);
+        assert!(
+            score(
+                "ERIE NEIGHBORHOOD HOUSE FCCH-MARIA MAHECHA SITE",
+                "ERIE NEIGHBORHOOD HOUSE FCCH-MARIA BAUTISTA SITE"
+            ) < 0.8
+        );
+        // A word only one side has is not a contradiction: the same typo-free name with
+        // one extra word scores as it did.
+        let extra = score("Minera Oro Verde Andino", "Minera Oro Verde");
+        assert!((extra - 6.0 / 7.0).abs() < 1e-9, "{extra}");
+    }
+
+    #[test]
+    fn where_a_full_name_is_only_extra_detail_it_costs_little() {
+        // PATSTAT dev cluster of CARGILL B.V.: a place after the legal form and a comma.
+        assert!(score("CARGILL B.V., BERGEN OP ZOOM, NL", "CARGILL B.V.") >= 0.8);
+        // The same qualifiers against another qualifier still count in full.
+        assert!(
+            score("CARGILL B.V., BERGEN OP ZOOM", "CARGILL B.V., AMSTERDAM")
+                < score("CARGILL B.V., BERGEN OP ZOOM", "CARGILL B.V.")
+        );
     }
 }
