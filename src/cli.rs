@@ -90,9 +90,8 @@ pub async fn ingest(
             LoadRequest { kind, source: source.to_owned(), file_name: file_name.clone(), bytes: bytes.clone() };
         let progress = Progress::counting(format!("loading {kind} from {}", short_name(path)), "rows");
         let options = ingest::LoadOptions { format: Some(format), column_map: column_map.clone(), progress };
-        let loaded = ingest::load_file_as(store, request, &options).await;
-        options.progress.finish();
-        print_load_summary(&loaded?);
+        let loaded = options.progress.run(ingest::load_file_as(store, request, &options)).await?;
+        print_load_summary(&loaded);
         indexed_kinds |= INDEXED_KINDS.contains(&kind);
         monitored_kinds |= JobKind::after_load(kind).is_some();
     }
@@ -102,9 +101,8 @@ pub async fn ingest(
         let caught_up = async {
             let indexer = Indexer::open(store, index_dir)?;
             let progress = Progress::counting("indexing", "entities");
-            let done = indexer.catch_up_showing(&progress).await;
-            progress.finish();
-            anyhow::Ok((done?, indexer))
+            let done = progress.run(indexer.catch_up_showing(&progress)).await?;
+            anyhow::Ok((done, indexer))
         };
         let indexer = match caught_up.await {
             Ok((done, indexer)) => {
@@ -225,9 +223,7 @@ pub async fn reindex(store: &Store, index_dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     let indexer = Indexer::open(store, index_dir)?;
     let progress = Progress::counting("rebuilding the index", "entities");
-    let done = indexer.rebuild(&progress).await;
-    progress.finish();
-    let done = done?;
+    let done = progress.run(indexer.rebuild(&progress)).await?;
     println!(
         "indexed {} entities in {:.1} s into {}; the index reflects store version {}",
         done.n_indexed,
@@ -298,9 +294,7 @@ async fn open_caught_up(store: &Store, index_dir: &Path) -> anyhow::Result<(Matc
             progress = Progress::bar("building the index", stored as u64, "entities");
         }
     }
-    let done = indexer.catch_up_showing(&progress).await;
-    progress.finish();
-    let done = done?;
+    let done = progress.run(indexer.catch_up_showing(&progress)).await?;
     let store_version = store.store_version().await?;
     if done.to < store_version {
         eprintln!(
@@ -347,9 +341,9 @@ pub async fn screen(
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let view = matcher.index().view();
     let progress = Progress::bar(format!("screening {}", short_name(input)), prepared.len() as u64, "rows");
-    let rows = tokio::task::block_in_place(|| prepared.screen(&matcher, &view, &ruleset, threads, &progress));
-    progress.finish();
-    let rows = rows?;
+    let rows = tokio::task::block_in_place(|| {
+        progress.run_blocking(|| prepared.screen(&matcher, &view, &ruleset, threads, &progress))
+    })?;
     let out =
         std::fs::File::create(output).with_context(|| format!("{}: cannot create the report", output.display()))?;
     screening::write_report(&rows, report.format, std::io::BufWriter::new(out))?;

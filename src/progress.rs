@@ -67,6 +67,21 @@ impl Progress {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+
+    /// Awaits `work`, which counts on this progress, then removes the line whether the
+    /// work succeeded or not: `progress.run(indexer.catch_up_showing(&progress)).await`.
+    pub async fn run<T>(&self, work: impl Future<Output = T>) -> T {
+        let result = work.await;
+        self.finish();
+        result
+    }
+
+    /// [`Progress::run`] for work done on this thread.
+    pub fn run_blocking<T>(&self, work: impl FnOnce() -> T) -> T {
+        let result = work();
+        self.finish();
+        result
+    }
 }
 
 /// The rate as a whole number per second (`41,620/s`; indicatif's own `per_sec` gives four
