@@ -239,10 +239,7 @@ impl Matcher {
     /// entity at or above the *possible* threshold, best first.
     pub fn screen_in(&self, view: &IndexView, query: &ScreeningQuery) -> anyhow::Result<Vec<Match>> {
         let query_names = QueryName::all(query);
-        let names: Vec<NormalizedName> = query_names
-            .iter()
-            .flat_map(|query_name| query_name.readings.iter().map(|reading| reading.name.clone()))
-            .collect();
+        let names = QueryName::every_reading(&query_names);
         let tax_id = query.tax_id.as_deref().and_then(tax_id_key);
         let candidate_query = CandidateQuery {
             kind: RecordKind::Watchlist,
@@ -363,7 +360,7 @@ impl Matcher {
             return Ok(Vec::new());
         }
         let query_names = vec![QueryName::new(text)];
-        let names: Vec<NormalizedName> = query_names[0].readings.iter().map(|reading| reading.name.clone()).collect();
+        let names = QueryName::every_reading(&query_names);
         let id_key = tax_id_key(text);
         let licence_key = licence_number_key(text);
         let filters = Filters {
@@ -453,6 +450,12 @@ impl<'a> QueryName<'a> {
     /// The query's name and its aliases.
     fn all(query: &'a ScreeningQuery) -> Vec<QueryName<'a>> {
         std::iter::once(&query.name).chain(&query.aliases).map(|name| QueryName::new(name)).collect()
+    }
+
+    /// Every reading of every name, as the candidate search looks for them; the first
+    /// name's whole reading first.
+    fn every_reading(names: &[QueryName]) -> Vec<NormalizedName> {
+        names.iter().flat_map(|name| name.readings.iter().map(|reading| reading.name.clone())).collect()
     }
 }
 

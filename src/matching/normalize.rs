@@ -16,7 +16,9 @@
 //! particles so that they can neither create a match nor, by their absence, break one.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
+
+use rphonetic::DoubleMetaphone;
 
 /// What a word contributes to a name's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -35,11 +37,76 @@ pub enum WordClass {
     Particle,
 }
 
-/// One word of a normalised name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One word of a normalised name. Two words are equal when their text and class are.
+#[derive(Debug, Clone)]
 pub struct Word {
     pub text: String,
     pub class: WordClass,
+    /// The word's sound, worked out the first time a comparison asks for it (indexing
+    /// never does), so that a query word is encoded once for all its candidates.
+    sound: OnceLock<Option<Sound>>,
+}
+
+impl PartialEq for Word {
+    fn eq(&self, other: &Word) -> bool {
+        self.text == other.text && self.class == other.class
+    }
+}
+
+impl Eq for Word {}
+
+impl Word {
+    pub fn new(text: String, class: WordClass) -> Word {
+        Word { text, class, sound: OnceLock::new() }
+    }
+
+    /// The word's Double Metaphone codes, or none for a word too short to compare by sound.
+    pub fn sound(&self) -> Option<&Sound> {
+        self.sound.get_or_init(|| Sound::of(&self.text)).as_ref()
+    }
+}
+
+/// The shortest word whose sound is compared: shorter words sound alike too easily.
+const MIN_SOUND_WORD: usize = 5;
+
+/// A word's two Double Metaphone codes (primary and alternate, of any length). Words of
+/// four letters or fewer have none: too many short words sound alike (`alfa` / `alva`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sound {
+    /// The word's first letter.
+    first: u8,
+    /// The word's vowels in order (`y` read as `i`), which Double Metaphone drops.
+    vowels: String,
+    primary: String,
+    alternate: String,
+}
+
+impl Sound {
+    pub fn of(word: &str) -> Option<Sound> {
+        static ENCODER: LazyLock<DoubleMetaphone> = LazyLock::new(|| DoubleMetaphone::new(None));
+        if word.len() < MIN_SOUND_WORD || !word.bytes().all(|byte| byte.is_ascii_alphabetic()) {
+            return None;
+        }
+        let codes = ENCODER.double_metaphone(word);
+        let vowels = word
+            .chars()
+            .filter_map(|ch| if ch == 'y' { Some('i') } else { "aeiou".contains(ch).then_some(ch) })
+            .collect();
+        Some(Sound { first: word.as_bytes()[0], vowels, primary: codes.primary(), alternate: codes.alternate() })
+    }
+
+    /// Whether two words sound alike: they start with the same letter (or with `c` and
+    /// `k`, which transliterations swap: `kompel` / `compel`), have the same vowels, and a
+    /// code of one, of at least two sounds, is a code of the other. Transliterations
+    /// differ in how they write consonants; the first letter and the vowels keep apart
+    /// words that Double Metaphone codes alike but that are other words (`east` /
+    /// `west`, `bayer` / `boyer`).
+    pub fn is_like(&self, other: &Sound) -> bool {
+        let ours = [&self.primary, &self.alternate];
+        let theirs = [&other.primary, &other.alternate];
+        let same_start = self.first == other.first || (b"ck".contains(&self.first) && b"ck".contains(&other.first));
+        same_start && self.vowels == other.vowels && ours.iter().any(|code| code.len() >= 2 && theirs.contains(code))
+    }
 }
 
 /// A name after normalisation: its words in their original order.
@@ -250,11 +317,15 @@ struct RawWord {
 
 /// Normalises a raw name into classified words.
 pub fn normalize(raw: &str) -> NormalizedName {
+    NormalizedName { words: classify(numbers_as_digits(split_at_most(raw)), true) }
+}
+
+/// Steps 1–4, keeping the first [`MAX_WORDS`] words: word pairing is quadratic in the
+/// words of the two names; no real name is this long, and a hostile one must not cost seconds.
+fn split_at_most(raw: &str) -> Vec<RawWord> {
     let mut words = split(raw);
-    // Word pairing is quadratic in the words of the two names; no real name is this long,
-    // and a hostile one must not cost seconds.
     words.truncate(MAX_WORDS);
-    NormalizedName { words: classify(numbers_as_digits(words), true) }
+    words
 }
 
 /// Which part of a written name a [`Reading`] is.
@@ -289,8 +360,7 @@ pub struct Reading {
 /// in parentheses (an acronym) is not read on its own: alone it is weak evidence, which
 /// the acronym pairing of [`super::score::compare`] weighs with the rest of the name.
 pub fn readings(raw: &str) -> Vec<Reading> {
-    let mut words = split(raw);
-    words.truncate(MAX_WORDS);
+    let words = split_at_most(raw);
     let whole = NormalizedName { words: classify(numbers_as_digits(words.clone()), true) };
     let mut readings = vec![Reading { part: NamePart::Whole, name: whole }];
     let (inside, outside): (Vec<RawWord>, Vec<RawWord>) = words.into_iter().partition(|word| word.in_parentheses);
@@ -344,8 +414,7 @@ fn is_initials_of(short: &NormalizedName, long: &NormalizedName) -> bool {
 /// Whether a name has a distinctive word of its own: not only legal forms, places,
 /// generic words and particles (`IRIB` has, `Thailand` and `Pvt. Ltd.` have not).
 pub fn has_distinctive_word(raw: &str) -> bool {
-    let mut words = split(raw);
-    words.truncate(MAX_WORDS);
+    let mut words = split_at_most(raw);
     for word in &mut words {
         word.in_parentheses = false;
         word.clause = 0;
@@ -548,7 +617,7 @@ fn classify(words: Vec<RawWord>, keep_identity: bool) -> Vec<Word> {
             *class = WordClass::Regular;
         }
     }
-    words.into_iter().zip(classes).map(|(word, class)| Word { text: word.text, class }).collect()
+    words.into_iter().zip(classes).map(|(word, class)| Word::new(word.text, class)).collect()
 }
 
 fn is_misspelt_legal_form(word: &str) -> bool {

@@ -12,12 +12,9 @@
 //! A word's weight is its class weight ([`class_weight`]), so legal forms, generic words,
 //! qualifiers and particles move the score little either way; word order does not matter.
 
-use std::sync::LazyLock;
-
-use rphonetic::DoubleMetaphone;
 use serde::{Deserialize, Serialize};
 
-use super::normalize::{NormalizedName, WordClass, legal_form_kind};
+use super::normalize::{NormalizedName, Sound, Word, WordClass, legal_form_kind};
 
 /// Below this, two words are treated as different (similarity 0).
 pub const MIN_WORD_SIMILARITY: f64 = 0.8;
@@ -109,51 +106,8 @@ fn word_evidence(a: &str, b: &str) -> (f64, PairBasis) {
 /// The similarity given to two words that sound alike but are spelt apart.
 pub const SOUND_SIMILARITY: f64 = 0.9;
 
-/// The shortest word whose sound is compared: shorter words sound alike too easily.
-const MIN_SOUND_WORD: usize = 5;
-
-/// A word's two Double Metaphone codes (primary and alternate, of any length). Words of
-/// four letters or fewer have none: too many short words sound alike (`alfa` / `alva`).
-#[derive(Debug)]
-struct Sound {
-    /// The word's first letter.
-    first: u8,
-    /// The word's vowels in order (`y` read as `i`), which Double Metaphone drops.
-    vowels: String,
-    primary: String,
-    alternate: String,
-}
-
-impl Sound {
-    fn of(word: &str) -> Option<Sound> {
-        static ENCODER: LazyLock<DoubleMetaphone> = LazyLock::new(|| DoubleMetaphone::new(None));
-        if word.len() < MIN_SOUND_WORD || !word.bytes().all(|byte| byte.is_ascii_alphabetic()) {
-            return None;
-        }
-        let codes = ENCODER.double_metaphone(word);
-        let vowels = word
-            .chars()
-            .filter_map(|ch| if ch == 'y' { Some('i') } else { "aeiou".contains(ch).then_some(ch) })
-            .collect();
-        Some(Sound { first: word.as_bytes()[0], vowels, primary: codes.primary(), alternate: codes.alternate() })
-    }
-
-    /// Whether two words sound alike: they start with the same letter (or with `c` and
-    /// `k`, which transliterations swap: `kompel` / `compel`), have the same vowels, and a
-    /// code of one, of at least two sounds, is a code of the other. Transliterations
-    /// differ in how they write consonants; the first letter and the vowels keep apart
-    /// words that Double Metaphone codes alike but that are other words (`east` /
-    /// `west`, `bayer` / `boyer`).
-    fn is_like(&self, other: &Sound) -> bool {
-        let ours = [&self.primary, &self.alternate];
-        let theirs = [&other.primary, &other.alternate];
-        let same_start = self.first == other.first || (b"ck".contains(&self.first) && b"ck".contains(&other.first));
-        same_start && self.vowels == other.vowels && ours.iter().any(|code| code.len() >= 2 && theirs.contains(code))
-    }
-}
-
 /// Spelling evidence raised to [`SOUND_SIMILARITY`] when the two words sound alike.
-fn sound_evidence(spelling: (f64, PairBasis), ours: &Option<Sound>, theirs: &Option<Sound>) -> (f64, PairBasis) {
+fn sound_evidence(spelling: (f64, PairBasis), ours: Option<&Sound>, theirs: Option<&Sound>) -> (f64, PairBasis) {
     match (ours, theirs) {
         (Some(ours), Some(theirs)) if spelling.0 < SOUND_SIMILARITY && ours.is_like(theirs) => {
             (SOUND_SIMILARITY, PairBasis::Sound)
@@ -197,9 +151,8 @@ fn counted(similarity: f64) -> f64 {
 struct Side<'a> {
     texts: Vec<&'a str>,
     /// Each word's Double Metaphone codes, for the words long enough to have a sound worth comparing.
-    sounds: Vec<Option<Sound>>,
+    sounds: Vec<Option<&'a Sound>>,
     classes: Vec<WordClass>,
-    legal_form: Vec<bool>,
     /// Each run of legal-form words, with its kind when the kinds table knows it.
     legal_runs: Vec<(Span, Option<&'static str>)>,
     weights: Vec<f64>,
@@ -224,18 +177,23 @@ impl<'a> Side<'a> {
             }
             start += run.max(1);
         }
-        let legal_form = name.words.iter().map(|word| word.class == WordClass::LegalForm).collect();
         let classes = name.words.iter().map(|word| word.class).collect();
-        let sounds = texts.iter().map(|text| Sound::of(text)).collect();
-        Side { used: vec![false; texts.len()], texts, sounds, classes, legal_form, legal_runs, weights }
+        let sounds = name.words.iter().map(Word::sound).collect();
+        Side { used: vec![false; texts.len()], texts, sounds, classes, legal_runs, weights }
+    }
+
+    fn is_legal_form(&self, index: usize) -> bool {
+        self.classes[index] == WordClass::LegalForm
+    }
+
+    /// The words left without a partner whose class is one of `classes`, by index.
+    fn unmatched_of<'s>(&'s self, classes: &'s [WordClass]) -> impl Iterator<Item = usize> + 's {
+        (0..self.texts.len()).filter(|&i| !self.used[i] && classes.contains(&self.classes[i]))
     }
 
     /// The weight of the words left without a partner whose class is one of `classes`.
     fn unmatched_weight(&self, classes: &[WordClass]) -> f64 {
-        (0..self.texts.len())
-            .filter(|&i| !self.used[i] && classes.contains(&self.classes[i]))
-            .map(|i| self.weights[i])
-            .sum()
+        self.unmatched_of(classes).map(|i| self.weights[i]).sum()
     }
 
     /// Whether every word that says which entity this is (a distinctive, generic or
@@ -304,7 +262,7 @@ pub fn compare(query: &NormalizedName, listed: &NormalizedName) -> NameCompariso
     for i in 0..q.texts.len() {
         for j in 0..l.texts.len() {
             let single = |start| Span { start, len: 1 };
-            let evidence = if q.legal_form[i] && l.legal_form[j] {
+            let evidence = if q.is_legal_form(i) && l.is_legal_form(j) {
                 // Any legal form stands for any other ("Ltd" and "Limited", "S.A." and
                 // "S.A.C."); the explanation says when the two are known to be one kind
                 // across languages ("ООО" and "LLC").
@@ -317,7 +275,7 @@ pub fn compare(query: &NormalizedName, listed: &NormalizedName) -> NameCompariso
                 };
                 (1.0, basis)
             } else {
-                sound_evidence(word_evidence(q.texts[i], l.texts[j]), &q.sounds[i], &l.sounds[j])
+                sound_evidence(word_evidence(q.texts[i], l.texts[j]), q.sounds[i], l.sounds[j])
             };
             push_candidate(&mut candidates, &q, &l, single(i), single(j), evidence);
             for len in 2..=MAX_ACRONYM {
@@ -390,10 +348,8 @@ fn extra_detail_discount(q: &Side, l: &Side) -> f64 {
 /// name repeats, `Gads Hill Center - Gads Hill Center/Cullerton`, says nothing new).
 fn contradiction_weight(q: &Side, l: &Side) -> f64 {
     let distinct = |side: &Side| {
-        (0..side.texts.len())
-            .filter(|&i| {
-                !side.used[i] && side.classes[i] == WordClass::Regular && !side.texts[..i].contains(&side.texts[i])
-            })
+        side.unmatched_of(&[WordClass::Regular])
+            .filter(|&i| !side.texts[..i].contains(&side.texts[i]))
             .map(|i| side.weights[i])
             .sum::<f64>()
     };
