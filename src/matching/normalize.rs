@@ -42,9 +42,10 @@ pub enum WordClass {
 pub struct Word {
     pub text: String,
     pub class: WordClass,
-    /// The word's sound, worked out the first time a comparison asks for it (indexing
-    /// never does), so that a query word is encoded once for all its candidates.
-    sound: OnceLock<Option<Sound>>,
+    /// The word's Double Metaphone codes, worked out the first time a comparison asks
+    /// for them (indexing never does), so that a query word is encoded once for all its
+    /// candidates.
+    codes: OnceLock<Codes>,
 }
 
 impl PartialEq for Word {
@@ -57,55 +58,63 @@ impl Eq for Word {}
 
 impl Word {
     pub fn new(text: String, class: WordClass) -> Word {
-        Word { text, class, sound: OnceLock::new() }
+        Word { text, class, codes: OnceLock::new() }
     }
 
-    /// The word's Double Metaphone codes, or none for a word too short to compare by sound.
-    pub fn sound(&self) -> Option<&Sound> {
-        self.sound.get_or_init(|| Sound::of(&self.text)).as_ref()
+    /// Whether the two words sound alike: both of at least [`MIN_SOUND_WORD`] plain
+    /// letters, starting with the same letter (or with `c` and `k`, which
+    /// transliterations swap: `kompel` / `compel`), with the same vowels (`y` read as
+    /// `i`), and a Double Metaphone code of one, of at least two sounds, is a code of
+    /// the other. Transliterations differ in how they write consonants; the first letter
+    /// and the vowels keep apart words that Double Metaphone codes alike but that are
+    /// other words (`east` / `west`, `bayer` / `boyer`). Short words sound alike too
+    /// easily (`alfa` / `alva`) and are never compared by sound.
+    ///
+    /// The letters are checked first, so the codes are worked out only for the few
+    /// pairs that could sound alike, and once per word.
+    pub fn sounds_like(&self, other: &Word) -> bool {
+        let (ours, theirs) = (self.text.as_bytes(), other.text.as_bytes());
+        let sound_comparable = |word: &[u8]| word.len() >= MIN_SOUND_WORD && word.iter().all(u8::is_ascii_alphabetic);
+        if !sound_comparable(ours) || !sound_comparable(theirs) {
+            return false;
+        }
+        let same_start = ours[0] == theirs[0] || (b"ck".contains(&ours[0]) && b"ck".contains(&theirs[0]));
+        same_start && vowels(ours).eq(vowels(theirs)) && self.codes().shares_code_with(other.codes())
+    }
+
+    fn codes(&self) -> &Codes {
+        self.codes.get_or_init(|| Codes::of(&self.text))
     }
 }
 
-/// The shortest word whose sound is compared: shorter words sound alike too easily.
+/// The shortest word compared by sound.
 const MIN_SOUND_WORD: usize = 5;
 
-/// A word's two Double Metaphone codes (primary and alternate, of any length). Words of
-/// four letters or fewer have none: too many short words sound alike (`alfa` / `alva`).
+/// A word's vowels in order, `y` read as `i` (Double Metaphone drops vowels).
+fn vowels(word: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    word.iter()
+        .filter_map(|&letter| if letter == b'y' { Some(b'i') } else { b"aeiou".contains(&letter).then_some(letter) })
+}
+
+/// A word's two Double Metaphone codes, primary and alternate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sound {
-    /// The word's first letter.
-    first: u8,
-    /// The word's vowels in order (`y` read as `i`), which Double Metaphone drops.
-    vowels: String,
+struct Codes {
     primary: String,
     alternate: String,
 }
 
-impl Sound {
-    pub fn of(word: &str) -> Option<Sound> {
+impl Codes {
+    fn of(word: &str) -> Codes {
         static ENCODER: LazyLock<DoubleMetaphone> = LazyLock::new(|| DoubleMetaphone::new(None));
-        if word.len() < MIN_SOUND_WORD || !word.bytes().all(|byte| byte.is_ascii_alphabetic()) {
-            return None;
-        }
         let codes = ENCODER.double_metaphone(word);
-        let vowels = word
-            .chars()
-            .filter_map(|ch| if ch == 'y' { Some('i') } else { "aeiou".contains(ch).then_some(ch) })
-            .collect();
-        Some(Sound { first: word.as_bytes()[0], vowels, primary: codes.primary(), alternate: codes.alternate() })
+        Codes { primary: codes.primary(), alternate: codes.alternate() }
     }
 
-    /// Whether two words sound alike: they start with the same letter (or with `c` and
-    /// `k`, which transliterations swap: `kompel` / `compel`), have the same vowels, and a
-    /// code of one, of at least two sounds, is a code of the other. Transliterations
-    /// differ in how they write consonants; the first letter and the vowels keep apart
-    /// words that Double Metaphone codes alike but that are other words (`east` /
-    /// `west`, `bayer` / `boyer`).
-    pub fn is_like(&self, other: &Sound) -> bool {
-        let ours = [&self.primary, &self.alternate];
-        let theirs = [&other.primary, &other.alternate];
-        let same_start = self.first == other.first || (b"ck".contains(&self.first) && b"ck".contains(&other.first));
-        same_start && self.vowels == other.vowels && ours.iter().any(|code| code.len() >= 2 && theirs.contains(code))
+    /// Whether a code of ours of at least two sounds is one of theirs.
+    fn shares_code_with(&self, other: &Codes) -> bool {
+        [&self.primary, &self.alternate]
+            .iter()
+            .any(|code| code.len() >= 2 && (**code == other.primary || **code == other.alternate))
     }
 }
 
@@ -579,10 +588,23 @@ fn classify(words: Vec<RawWord>, keep_identity: bool) -> Vec<Word> {
     let mut classes = vec![WordClass::Regular; words.len()];
     let mut start = 0;
     let mut legal_form_end: Option<usize> = None;
+    // The phrases of one to MAX_LEGAL_FORM_WORDS words from `start`, written once into
+    // one buffer: `phrase[..ends[n - 1]]` is the phrase of n words.
+    let mut phrase = String::new();
+    let mut ends = Vec::with_capacity(MAX_LEGAL_FORM_WORDS);
     while start < texts.len() {
-        let longest = (1..=MAX_LEGAL_FORM_WORDS.min(texts.len() - start))
+        phrase.clear();
+        ends.clear();
+        for text in &texts[start..texts.len().min(start + MAX_LEGAL_FORM_WORDS)] {
+            if !ends.is_empty() {
+                phrase.push(' ');
+            }
+            phrase.push_str(text);
+            ends.push(phrase.len());
+        }
+        let longest = (1..=ends.len())
             .rev()
-            .find(|&len| LEGAL_FORMS.contains(texts[start..start + len].join(" ").as_str()))
+            .find(|&len| LEGAL_FORMS.contains(&phrase[..ends[len - 1]]))
             .or_else(|| is_misspelt_legal_form(texts[start]).then_some(1));
         match longest {
             Some(len) => {
@@ -621,10 +643,21 @@ fn classify(words: Vec<RawWord>, keep_identity: bool) -> Vec<Word> {
 }
 
 fn is_misspelt_legal_form(word: &str) -> bool {
-    word.len() >= FUZZY_LEGAL_FORM_MIN_LEN
+    // Jaro-Winkler is at most 0.6 + 0.4 × Jaro, and Jaro at most (2 + shorter / longer) / 3
+    // in letters, so a form whose length is too far from the word's cannot reach the
+    // similarity and is skipped without comparing: every word of nine letters or more
+    // of every candidate name comes here.
+    let least_jaro = (FUZZY_LEGAL_FORM_SIMILARITY - 0.6) / 0.4;
+    let least_length_ratio = 3.0 * least_jaro - 2.0;
+    let letters = word.chars().count();
+    let comparable_length = |form: &str| {
+        let form_letters = form.chars().count();
+        form_letters.min(letters) as f64 >= least_length_ratio * form_letters.max(letters) as f64
+    };
+    letters >= FUZZY_LEGAL_FORM_MIN_LEN
         && LONG_LEGAL_FORMS
             .iter()
-            .filter(|form| form.as_bytes()[0] == word.as_bytes()[0])
+            .filter(|form| form.as_bytes()[0] == word.as_bytes()[0] && comparable_length(form))
             .any(|form| strsim::jaro_winkler(form, word) >= FUZZY_LEGAL_FORM_SIMILARITY)
 }
 
@@ -758,6 +791,29 @@ mod tests {
         {
             assert_eq!(parts(raw).len(), 1, "{raw}: {:?}", parts(raw));
             assert_eq!(readings(raw)[0].name, normalize(raw), "{raw}: the whole reading is the normalised name");
+        }
+    }
+
+    #[test]
+    fn misspelt_legal_forms_are_found_and_the_length_bound_skips_only_forms_that_cannot_match() {
+        assert!(is_misspelt_legal_form("aktiengeselschaft") && is_misspelt_legal_form("aktiengesellschaf"));
+        assert!(!is_misspelt_legal_form("aktienbank"));
+        let compared_with_every_form = |word: &str| {
+            LONG_LEGAL_FORMS
+                .iter()
+                .filter(|form| form.as_bytes()[0] == word.as_bytes()[0])
+                .any(|form| strsim::jaro_winkler(form, word) >= FUZZY_LEGAL_FORM_SIMILARITY)
+        };
+        // Every form cut short and run on into another, at every length from nine letters
+        // to twice its own: the words whose lengths sit on either side of the bound.
+        for form in LONG_LEGAL_FORMS.iter() {
+            for other in LONG_LEGAL_FORMS.iter() {
+                let run_on: Vec<char> = form.chars().chain(other.chars()).collect();
+                for len in FUZZY_LEGAL_FORM_MIN_LEN..=(2 * form.chars().count()).min(run_on.len()) {
+                    let word: String = run_on[..len].iter().collect();
+                    assert_eq!(is_misspelt_legal_form(&word), compared_with_every_form(&word), "{word}");
+                }
+            }
         }
     }
 }

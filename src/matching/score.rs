@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::normalize::{NormalizedName, Sound, Word, WordClass, legal_form_kind};
+use super::normalize::{NormalizedName, Word, WordClass, legal_form_kind};
 
 /// Below this, two words are treated as different (similarity 0).
 pub const MIN_WORD_SIMILARITY: f64 = 0.8;
@@ -107,12 +107,11 @@ fn word_evidence(a: &str, b: &str) -> (f64, PairBasis) {
 pub const SOUND_SIMILARITY: f64 = 0.9;
 
 /// Spelling evidence raised to [`SOUND_SIMILARITY`] when the two words sound alike.
-fn sound_evidence(spelling: (f64, PairBasis), ours: Option<&Sound>, theirs: Option<&Sound>) -> (f64, PairBasis) {
-    match (ours, theirs) {
-        (Some(ours), Some(theirs)) if spelling.0 < SOUND_SIMILARITY && ours.is_like(theirs) => {
-            (SOUND_SIMILARITY, PairBasis::Sound)
-        }
-        _ => spelling,
+fn sound_evidence(spelling: (f64, PairBasis), ours: &Word, theirs: &Word) -> (f64, PairBasis) {
+    if spelling.0 < SOUND_SIMILARITY && ours.sounds_like(theirs) {
+        (SOUND_SIMILARITY, PairBasis::Sound)
+    } else {
+        spelling
     }
 }
 
@@ -149,9 +148,8 @@ fn counted(similarity: f64) -> f64 {
 }
 
 struct Side<'a> {
+    words: &'a [Word],
     texts: Vec<&'a str>,
-    /// Each word's Double Metaphone codes, for the words long enough to have a sound worth comparing.
-    sounds: Vec<Option<&'a Sound>>,
     classes: Vec<WordClass>,
     /// Each run of legal-form words, with its kind when the kinds table knows it.
     legal_runs: Vec<(Span, Option<&'static str>)>,
@@ -178,8 +176,7 @@ impl<'a> Side<'a> {
             start += run.max(1);
         }
         let classes = name.words.iter().map(|word| word.class).collect();
-        let sounds = name.words.iter().map(Word::sound).collect();
-        Side { used: vec![false; texts.len()], texts, sounds, classes, legal_runs, weights }
+        Side { used: vec![false; texts.len()], words: &name.words, texts, classes, legal_runs, weights }
     }
 
     fn is_legal_form(&self, index: usize) -> bool {
@@ -275,7 +272,7 @@ pub fn compare(query: &NormalizedName, listed: &NormalizedName) -> NameCompariso
                 };
                 (1.0, basis)
             } else {
-                sound_evidence(word_evidence(q.texts[i], l.texts[j]), q.sounds[i], l.sounds[j])
+                sound_evidence(word_evidence(q.texts[i], l.texts[j]), &q.words[i], &l.words[j])
             };
             push_candidate(&mut candidates, &q, &l, single(i), single(j), evidence);
             for len in 2..=MAX_ACRONYM {
@@ -376,9 +373,9 @@ fn span_similarity(word: &str, side: &Side, span: Span) -> (f64, PairBasis) {
     let mut similarity = 0.0;
     let mut basis = PairBasis::Joined;
     if span.len <= MAX_RUN_TOGETHER {
-        let joined = side.span_text(span, "");
-        if joined.len().abs_diff(word.len()) <= 2 {
-            similarity = word_similarity(word, &joined);
+        let joined_len: usize = side.texts[span.start..span.start + span.len].iter().map(|text| text.len()).sum();
+        if joined_len.abs_diff(word.len()) <= 2 {
+            similarity = word_similarity(word, &side.span_text(span, ""));
         }
     }
     let is_acronym = word.len() == span.len
@@ -460,9 +457,8 @@ mod tests {
         let pair = comparison.pairs.iter().find(|pair| pair.query == "kompel").expect("kompel paired");
         assert_eq!((pair.listed.as_str(), pair.basis), ("compel", PairBasis::Sound));
         assert!(comparison.score >= 0.8, "{comparison:?}");
-        let sounds_alike = |a: &str, b: &str| match (Sound::of(a), Sound::of(b)) {
-            (Some(a), Some(b)) => a.is_like(&b),
-            _ => false,
+        let sounds_alike = |a: &str, b: &str| {
+            Word::new(a.into(), WordClass::Regular).sounds_like(&Word::new(b.into(), WordClass::Regular))
         };
         assert!(sounds_alike("kompel", "compel") && sounds_alike("eniks", "enics"));
         // Words that Double Metaphone codes alike but that begin apart, or differ in a
