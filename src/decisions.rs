@@ -373,8 +373,8 @@ pub async fn decide(
     check_note(&request.note).map_err(DecisionError::BadNote)?;
     let screening_id = request.screening_id;
     let stored = store.get_screening(screening_id).await?.ok_or(DecisionError::ScreeningNotFound(screening_id))?;
-    let input: ScreeningRequest = serde_json::from_value(stored.input)?;
-    let result: ScreeningResult = serde_json::from_value(stored.result)?;
+    let input = ScreeningRequest::deserialize(&*stored.input)?;
+    let result = ScreeningResult::deserialize(&*stored.result)?;
     let is_it = |found: &Match| found.entity.source == request.source && found.entity.entity_id == request.entity_id;
     let entity = result
         .matches

@@ -198,7 +198,7 @@ impl ScreeningService {
         let dataset_version = view.version();
         let index_lag = (self.index_status().store_version - dataset_version).max(0);
         let digest = self.ruleset.digest().to_owned();
-        let input = serde_json::to_value(request)?;
+        let input = Arc::new(serde_json::to_value(request)?);
         let decisions = self.store.decisions_in_force(&supplier_ids(request)).await?;
         let decision_ids = decisions.ids();
         let cache_key = cache_key(&input, dataset_version, &digest, &decision_ids);
@@ -230,12 +230,12 @@ impl ScreeningService {
     /// Re-runs a stored screening now, without the cache, with the decisions it applied
     /// (withdrawn or superseded since or not), and compares.
     pub async fn reproduce(&self, stored: &StoredScreening) -> anyhow::Result<Reproduction> {
-        let request: ScreeningRequest = serde_json::from_value(stored.input.clone())?;
+        let request = ScreeningRequest::deserialize(&*stored.input)?;
         let view = self.matcher.index().view();
         let dataset_version = view.version();
         let decisions = self.store.decisions_by_ids(&stored.decision_ids).await?;
         let result = self.compute(&view, &request, decisions).await?;
-        let identical = serde_json::to_value(&result)? == stored.result;
+        let identical = serde_json::to_value(&result)? == *stored.result;
         Ok(Reproduction {
             screening_id: stored.id,
             dataset_version,

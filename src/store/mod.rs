@@ -140,17 +140,21 @@ impl Store {
             // commits. Other writers (a screening's audit-trail row, an audit chunk) wait
             // for it rather than fail: the busy timeout is longer than a large load, and
             // there are enough connections that waiting writers leave some to readers.
-            Backend::Sqlite => AnyPoolOptions::new().max_connections(16).after_connect(|conn, _| {
-                Box::pin(async move {
-                    // WAL lets readers work while a load writes; NORMAL is durable in WAL mode
-                    // except for the last transactions before a power loss.
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 120000;",
-                    )
-                    .await?;
-                    Ok(())
+            // A connection to a local file cannot go stale, so it is not pinged before
+            // each use (a round trip to its thread that every query would pay).
+            Backend::Sqlite => {
+                AnyPoolOptions::new().max_connections(16).test_before_acquire(false).after_connect(|conn, _| {
+                    Box::pin(async move {
+                        // WAL lets readers work while a load writes; NORMAL is durable in WAL mode
+                        // except for the last transactions before a power loss.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 120000;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
                 })
-            }),
+            }
             Backend::Postgres => AnyPoolOptions::new().max_connections(10),
         };
         let pool = pool_options

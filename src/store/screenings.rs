@@ -1,5 +1,7 @@
 //! The audit trail: every screening made through the service, as asked and as answered.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sqlx::Row;
 
@@ -11,8 +13,12 @@ pub struct StoredScreening {
     pub id: i64,
     /// `supplier` or `procurement`.
     pub kind: String,
-    pub input: serde_json::Value,
-    pub result: serde_json::Value,
+    // The request as asked and the result as answered, shared with the screening cache
+    // and the response rather than copied.
+    #[schema(value_type = Value)]
+    pub input: Arc<serde_json::Value>,
+    #[schema(value_type = Value)]
+    pub result: Arc<serde_json::Value>,
     /// The key that asked for it.
     pub key_id: Option<i64>,
     pub created_at: String,
@@ -30,8 +36,8 @@ pub struct StoredScreening {
 #[derive(Debug, Clone)]
 pub struct NewScreening<'a> {
     pub kind: &'a str,
-    pub input: &'a serde_json::Value,
-    pub result: &'a serde_json::Value,
+    pub input: &'a Arc<serde_json::Value>,
+    pub result: &'a Arc<serde_json::Value>,
     pub key_id: Option<i64>,
     pub dataset_version: i64,
     pub index_lag: i64,
@@ -90,8 +96,8 @@ impl Store {
         Ok(Some(StoredScreening {
             id: row.try_get("id")?,
             kind: row.try_get("kind")?,
-            input: json("input")?,
-            result: json("result")?,
+            input: Arc::new(json("input")?),
+            result: Arc::new(json("result")?),
             key_id: row.try_get("key_id")?,
             created_at: row.try_get("created_at")?,
             dataset_version: row.try_get("dataset_version")?,
